@@ -1,0 +1,539 @@
+"""Plain PyTorch modules for sequence classification (recurrent and Transformer encoders).
+
+Every shape is a constructor argument and every ``forward`` returns logits; nothing here
+imports scikit-learn. The estimators in ``_lstm.py`` and ``_transformer.py`` build these
+modules at fit time with the shapes they learn from the data.
+
+Input conventions (shared by both classifier modules)
+------------------------------------------------------
+- ``input_type='tokens'``: ``X`` is an integer (or integral float) tensor of shape
+  ``(n, T)`` holding token ids in ``[0, vocab_size)``; ids ``>= vocab_size`` map to one
+  extra, shared out-of-vocabulary embedding row. ``padding_idx`` marks padding.
+- ``input_type='continuous'``: ``X`` is a float tensor of shape ``(n, T, C)``. When
+  ``padding_value`` is not None, a time step whose every channel equals ``padding_value``
+  (NaN allowed: every channel is NaN) is padding.
+
+Padding is trailing: the length of a sequence is one past its last non-padding step (at
+least 1, so that an all-padding sequence is read as its first step). Steps at or after the
+length never influence the output, so appending padding never changes a prediction; a
+padding token inside a sequence is read as the (zero) padding embedding.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "sinusoidal_positional_encoding",
+    "sequence_lengths",
+    "SequenceInput",
+    "AdditiveAttentionPooling",
+    "masked_pool",
+    "RecurrentClassifierModule",
+    "MultiHeadSelfAttention",
+    "TransformerEncoderBlock",
+    "TransformerClassifierModule",
+]
+
+
+def sinusoidal_positional_encoding(n_positions, d_model, base=10000.0, dtype=None, device=None):
+    """Sinusoidal positional encoding of "Attention is all you need".
+
+    ``PE[pos, 2i] = sin(pos / base**(2i / d_model))`` and
+    ``PE[pos, 2i + 1] = cos(pos / base**(2i / d_model))``.
+
+    Parameters
+    ----------
+    n_positions : int
+        Number of positions ``0 .. n_positions - 1``.
+    d_model : int
+        Encoding size (odd sizes are allowed: the last column is a sine).
+    base : float, default=10000.0
+        The constant ``k`` of the formula.
+    dtype, device : torch dtype and device of the result (default float32 on CPU).
+
+    Returns
+    -------
+    pe : Tensor of shape (n_positions, d_model)
+    """
+    dtype = torch.float32 if dtype is None else dtype
+    # computed in float64, then cast, so that float32 and float64 encodings agree
+    pos = torch.arange(n_positions, dtype=torch.float64, device=device)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)
+    angle = pos / base ** (two_i / d_model)  # (n_positions, ceil(d_model / 2))
+    pe = torch.empty(n_positions, d_model, dtype=torch.float64, device=device)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return pe.to(dtype)
+
+
+def sequence_lengths(is_padding):
+    """Lengths of right-padded sequences: one past the last non-padding step, at least 1.
+
+    Parameters
+    ----------
+    is_padding : bool Tensor of shape (n, T)
+
+    Returns
+    -------
+    lengths : int64 Tensor of shape (n,)
+    """
+    n_steps = is_padding.shape[1]
+    steps = torch.arange(1, n_steps + 1, device=is_padding.device)
+    return ((~is_padding).long() * steps).amax(dim=1).clamp(min=1)
+
+
+def _valid_mask(lengths, n_steps):
+    """Bool mask of shape (n, n_steps): True at steps before each sequence's length."""
+    return torch.arange(n_steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class SequenceInput(nn.Module):
+    """Turn raw input into a float sequence ``(n, T, D)`` plus lengths.
+
+    Parameters
+    ----------
+    input_type : {'tokens', 'continuous'}
+    n_channels : int
+        Channels ``C`` of continuous input (ignored for tokens).
+    vocab_size : int or None
+        Number of token ids ``V`` (tokens only). The embedding holds ``V + 1`` rows: the
+        last is shared by every id ``>= V`` (out of vocabulary).
+    embedding_dim : int or None
+        Output size ``D``. For tokens the embedding size (required). For continuous input,
+        None keeps the ``C`` channels, an int adds a linear projection ``C -> D``.
+    padding_idx : int or None, default=0
+        Padding token id (tokens only); its embedding is the zero vector.
+    padding_value : float or None, default=None
+        Padding value of continuous input (NaN allowed).
+    """
+
+    def __init__(
+        self,
+        input_type="continuous",
+        n_channels=1,
+        vocab_size=None,
+        embedding_dim=None,
+        padding_idx=0,
+        padding_value=None,
+    ):
+        super().__init__()
+        if input_type not in ("tokens", "continuous"):
+            raise ValueError(f"input_type must be 'tokens' or 'continuous', got {input_type!r}")
+        self.input_type = input_type
+        self.padding_idx = padding_idx
+        self.padding_value = padding_value
+        if input_type == "tokens":
+            if vocab_size is None or embedding_dim is None:
+                raise ValueError("token input needs vocab_size and embedding_dim")
+            self.vocab_size = int(vocab_size)
+            self.embedding = nn.Embedding(
+                self.vocab_size + 1, embedding_dim, padding_idx=padding_idx
+            )
+            self.projection = None
+            self.output_dim = embedding_dim
+        else:
+            self.vocab_size = None
+            self.embedding = None
+            if embedding_dim is None:
+                self.projection = None
+                self.output_dim = n_channels
+            else:
+                self.projection = nn.Linear(n_channels, embedding_dim)
+                self.output_dim = embedding_dim
+
+    def padding_mask(self, X):
+        """Bool Tensor of shape (n, T), True at padding steps (before the length rule)."""
+        if self.input_type == "tokens":
+            if self.padding_idx is None:
+                return torch.zeros(X.shape[:2], dtype=torch.bool, device=X.device)
+            return X.long() == self.padding_idx
+        if self.padding_value is None:
+            return torch.zeros(X.shape[:2], dtype=torch.bool, device=X.device)
+        if math.isnan(self.padding_value):
+            return torch.isnan(X).all(dim=-1)
+        return (X == self.padding_value).all(dim=-1)
+
+    def forward(self, X):
+        """Return ``(H, lengths)``: H of shape (n, T, D), lengths of shape (n,)."""
+        lengths = sequence_lengths(self.padding_mask(X))
+        if self.input_type == "tokens":
+            ids = X.long().clamp(min=0, max=self.vocab_size)
+            return self.embedding(ids), lengths
+        if self.padding_value is not None:
+            valid = _valid_mask(lengths, X.shape[1])[..., None]
+            X = torch.where(valid, X, torch.zeros((), dtype=X.dtype, device=X.device))
+        if self.projection is not None:
+            X = self.projection(X)
+        return X, lengths
+
+
+class AdditiveAttentionPooling(nn.Module):
+    """Additive (Bahdanau) attention pooling over time with a learned query.
+
+    ``score_t = v^T tanh(W h_t + b)``, ``alpha = softmax(score)`` over the non-padding steps,
+    ``pooled = sum_t alpha_t h_t``. (Bahdanau's decoder state ``s_{t-1}`` is replaced by a
+    constant learned query, absorbed into ``b``.)
+
+    Parameters
+    ----------
+    input_dim : int
+        Size of each hidden state ``h_t``.
+    attention_dim : int
+        Size of the hidden layer of the scoring network.
+    """
+
+    def __init__(self, input_dim, attention_dim):
+        super().__init__()
+        self.W = nn.Linear(input_dim, attention_dim)
+        self.v = nn.Linear(attention_dim, 1, bias=False)
+
+    def forward(self, H, mask):
+        """Return ``(pooled, weights)`` of shapes (n, D) and (n, T); H (n, T, D), mask (n, T)."""
+        scores = self.v(torch.tanh(self.W(H))).squeeze(-1)
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=1)
+        return torch.bmm(weights.unsqueeze(1), H).squeeze(1), weights
+
+
+def masked_pool(H, lengths, mode):
+    """Pool hidden states over the valid steps.
+
+    Parameters
+    ----------
+    H : Tensor of shape (n, T, D)
+    lengths : int64 Tensor of shape (n,)
+    mode : {'mean', 'max', 'last'}
+
+    Returns
+    -------
+    pooled : Tensor of shape (n, D)
+    """
+    mask = _valid_mask(lengths, H.shape[1])
+    if mode == "mean":
+        total = (H * mask[..., None].to(H.dtype)).sum(dim=1)
+        return total / lengths[:, None].to(H.dtype)
+    if mode == "max":
+        return H.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+    if mode == "last":
+        return H[torch.arange(H.shape[0], device=H.device), lengths - 1]
+    raise ValueError(f"unknown pooling {mode!r}")
+
+
+_RNN_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class RecurrentClassifierModule(nn.Module):
+    """Recurrent (LSTM / GRU / Elman RNN) sequence classifier returning logits.
+
+    Sequences are packed (``pack_padded_sequence``) so padding is never fed to the cells.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    input_type : {'tokens', 'continuous'}, default='continuous'
+    n_channels : int, default=1
+        Channels ``C`` of continuous input of shape (n, T, C).
+    vocab_size : int or None, default=None
+        Number of token ids (tokens only; see :class:`SequenceInput`).
+    embedding_dim : int, default=64
+        Embedding size for token input (continuous input is fed to the cells as is).
+    padding_idx : int or None, default=0
+    padding_value : float or None, default=None
+    cell : {'lstm', 'gru', 'rnn'}, default='lstm'
+    hidden_size : int, default=64
+    num_layers : int, default=1
+    bidirectional : bool, default=False
+    dropout : float, default=0.0
+        Dropout between recurrent layers and before the output layer.
+    pooling : {'last', 'mean', 'max', 'attention'}, default='last'
+        How hidden states are summarised over time. 'last' uses the final state of each
+        direction (for the backward direction that is its state at the first step).
+    attention_dim : int or None, default=None
+        Hidden size of the attention scorer (default: the recurrent output size).
+    """
+
+    def __init__(
+        self,
+        n_classes,
+        input_type="continuous",
+        n_channels=1,
+        vocab_size=None,
+        embedding_dim=64,
+        padding_idx=0,
+        padding_value=None,
+        cell="lstm",
+        hidden_size=64,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        pooling="last",
+        attention_dim=None,
+    ):
+        super().__init__()
+        if cell not in _RNN_CELLS:
+            raise ValueError(f"cell must be one of {sorted(_RNN_CELLS)}, got {cell!r}")
+        if pooling not in ("last", "mean", "max", "attention"):
+            raise ValueError(f"unknown pooling {pooling!r}")
+        self.input = SequenceInput(
+            input_type,
+            n_channels=n_channels,
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim if input_type == "tokens" else None,
+            padding_idx=padding_idx,
+            padding_value=padding_value,
+        )
+        self.cell = cell
+        self.pooling = pooling
+        self.rnn = _RNN_CELLS[cell](
+            input_size=self.input.output_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.output_dim = hidden_size * (2 if bidirectional else 1)
+        self.attention = (
+            AdditiveAttentionPooling(self.output_dim, attention_dim or self.output_dim)
+            if pooling == "attention"
+            else None
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.output_dim, n_classes)
+
+    def encode(self, X):
+        """Run the recurrent layers.
+
+        Returns
+        -------
+        H : Tensor of shape (n, T, output_dim)
+            Top-layer outputs, zero at padding steps.
+        lengths : int64 Tensor of shape (n,)
+        h_last : Tensor of shape (n, output_dim)
+            Final state of each direction of the top layer.
+        """
+        Z, lengths = self.input(X)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            Z, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, h_n = self.rnn(packed)
+        if self.cell == "lstm":
+            h_n = h_n[0]
+        H, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=Z.shape[1])
+        n_dir = 2 if self.rnn.bidirectional else 1
+        h_last = torch.cat([h_n[-n_dir + d] for d in range(n_dir)], dim=1)
+        return H, lengths, h_last
+
+    def pool(self, X):
+        """Return ``(pooled, attention_weights)``; weights are None unless pooling='attention'."""
+        H, lengths, h_last = self.encode(X)
+        if self.pooling == "last":
+            return h_last, None
+        if self.pooling == "attention":
+            return self.attention(H, _valid_mask(lengths, H.shape[1]))
+        return masked_pool(H, lengths, self.pooling), None
+
+    def forward(self, X):
+        pooled, _ = self.pool(X)
+        return self.head(self.dropout(pooled))
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention.
+
+    ``Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V`` per head, heads concatenated and
+    mixed by an output projection.
+
+    Parameters
+    ----------
+    d_model : int
+    n_heads : int
+        Must divide ``d_model``.
+    dropout : float, default=0.0
+        Dropout on the attention weights.
+    """
+
+    def __init__(self, d_model, n_heads, dropout=0.0):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.d_k = d_model // n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(self, x, valid, causal=False, need_weights=False):
+        """Self-attention over ``x`` of shape (n, T, d_model).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, T, d_model)
+        valid : bool Tensor of shape (n, T)
+            Keys that may be attended to (False at padding).
+        causal : bool
+            If True, step t attends only to steps <= t.
+        need_weights : bool
+            Also return the attention weights of shape (n, n_heads, T, T).
+        """
+        n, T, d = x.shape
+        q, k, v = self.qkv(x).view(n, T, 3, self.n_heads, self.d_k).permute(2, 0, 3, 1, 4)
+        allowed = valid[:, None, None, :]  # (n, 1, 1, T): True where attention is allowed
+        if causal:
+            allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        p = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
+            weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+            out = F.dropout(weights, p, self.training) @ v
+        else:
+            weights = None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
+        out = self.out(out.transpose(1, 2).reshape(n, T, d))
+        return (out, weights) if need_weights else out
+
+
+class TransformerEncoderBlock(nn.Module):
+    """Pre-norm Transformer encoder block: self-attention then a GELU feed-forward network,
+    each wrapped in a residual connection."""
+
+    def __init__(self, d_model, n_heads, dim_feedforward, dropout=0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = MultiHeadSelfAttention(d_model, n_heads, dropout)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, dim_feedforward),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(dim_feedforward, d_model),
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, valid, causal=False):
+        x = x + self.dropout(self.attn(self.norm1(x), valid, causal=causal))
+        return x + self.dropout(self.ff(self.norm2(x)))
+
+
+class TransformerClassifierModule(nn.Module):
+    """Transformer-encoder sequence classifier returning logits.
+
+    Parameters
+    ----------
+    n_classes : int
+    input_type : {'tokens', 'continuous'}, default='continuous'
+    n_channels : int, default=1
+        Channels ``C`` of continuous input (n, T, C), projected linearly to ``d_model``.
+    vocab_size : int or None, default=None
+        Number of token ids (tokens only); tokens are embedded in ``d_model`` dimensions.
+    padding_idx : int or None, default=0
+    padding_value : float or None, default=None
+    d_model : int, default=64
+    n_heads : int, default=4
+    num_layers : int, default=2
+    dim_feedforward : int, default=128
+    dropout : float, default=0.1
+    positional_encoding : {'sinusoidal', 'learned'} or None, default='sinusoidal'
+    max_len : int or None, default=None
+        Number of learned positions (required for 'learned'); longer input is an error.
+    causal : bool, default=False
+        Causal self-attention: step t attends only to steps <= t.
+    pooling : {'cls', 'mean', 'last'}, default='mean'
+        'cls' prepends a learned classification token at position 0 and reads its output.
+    """
+
+    def __init__(
+        self,
+        n_classes,
+        input_type="continuous",
+        n_channels=1,
+        vocab_size=None,
+        padding_idx=0,
+        padding_value=None,
+        d_model=64,
+        n_heads=4,
+        num_layers=2,
+        dim_feedforward=128,
+        dropout=0.1,
+        positional_encoding="sinusoidal",
+        max_len=None,
+        causal=False,
+        pooling="mean",
+    ):
+        super().__init__()
+        if pooling not in ("cls", "mean", "last"):
+            raise ValueError(f"unknown pooling {pooling!r}")
+        if positional_encoding not in ("sinusoidal", "learned", None):
+            raise ValueError(f"unknown positional_encoding {positional_encoding!r}")
+        self.input = SequenceInput(
+            input_type,
+            n_channels=n_channels,
+            vocab_size=vocab_size,
+            embedding_dim=d_model,
+            padding_idx=padding_idx,
+            padding_value=padding_value,
+        )
+        self.d_model = d_model
+        self.causal = causal
+        self.pooling = pooling
+        self.positional_encoding = positional_encoding
+        n_extra = 1 if pooling == "cls" else 0
+        if positional_encoding == "learned":
+            if max_len is None:
+                raise ValueError("positional_encoding='learned' needs max_len")
+            self.position_embedding = nn.Parameter(torch.zeros(max_len + n_extra, d_model))
+            nn.init.normal_(self.position_embedding, std=0.02)
+        else:
+            self.position_embedding = None
+        self.cls_token = (
+            nn.Parameter(torch.randn(1, 1, d_model) * 0.02) if pooling == "cls" else None
+        )
+        self.embed_dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerEncoderBlock(d_model, n_heads, dim_feedforward, dropout)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, n_classes)
+
+    def _embed(self, X):
+        Z, lengths = self.input(X)
+        if self.cls_token is not None:
+            Z = torch.cat([self.cls_token.to(Z.dtype).expand(Z.shape[0], 1, -1), Z], dim=1)
+            lengths = lengths + 1
+        n_steps = Z.shape[1]
+        if self.positional_encoding == "sinusoidal":
+            Z = Z + sinusoidal_positional_encoding(
+                n_steps, self.d_model, dtype=Z.dtype, device=Z.device
+            )
+        elif self.positional_encoding == "learned":
+            if n_steps > self.position_embedding.shape[0]:
+                raise ValueError(
+                    f"sequences of {n_steps} steps exceed the {self.position_embedding.shape[0]}"
+                    " learned positions (max_len)"
+                )
+            Z = Z + self.position_embedding[:n_steps]
+        return self.embed_dropout(Z), lengths
+
+    def encode(self, X):
+        """Return ``(H, lengths)``: final-layer states (n, T', d_model) and lengths (n,).
+
+        ``T' = T + 1`` with pooling='cls' (the classification token is step 0).
+        """
+        Z, lengths = self._embed(X)
+        valid = _valid_mask(lengths, Z.shape[1])
+        for block in self.blocks:
+            Z = block(Z, valid, causal=self.causal)
+        return self.norm(Z), lengths
+
+    def forward(self, X):
+        H, lengths = self.encode(X)
+        if self.pooling == "cls":
+            pooled = H[:, 0]
+        else:
+            pooled = masked_pool(H, lengths, self.pooling)
+        return self.head(pooled)
