@@ -55,8 +55,14 @@ def test_sequence_lengths_trailing_padding():
 
 def _transformer(**kw):
     params = dict(
-        n_classes=3, input_type="tokens", vocab_size=VOCAB, d_model=16, n_heads=2,
-        num_layers=2, dim_feedforward=32, dropout=0.0,
+        n_classes=3,
+        input_type="tokens",
+        vocab_size=VOCAB,
+        d_model=16,
+        n_heads=2,
+        num_layers=2,
+        dim_feedforward=32,
+        dropout=0.0,
     )
     params.update(kw)
     torch.manual_seed(0)
@@ -102,8 +108,15 @@ def test_permutation_invariance_without_positional_encoding(pooling):
 
 def _recurrent(cell="lstm", pooling="last", bidirectional=False, **kw):
     params = dict(
-        n_classes=3, input_type="tokens", vocab_size=VOCAB, embedding_dim=8, hidden_size=8,
-        num_layers=2, cell=cell, pooling=pooling, bidirectional=bidirectional,
+        n_classes=3,
+        input_type="tokens",
+        vocab_size=VOCAB,
+        embedding_dim=8,
+        hidden_size=8,
+        num_layers=2,
+        cell=cell,
+        pooling=pooling,
+        bidirectional=bidirectional,
     )
     params.update(kw)
     torch.manual_seed(0)
@@ -112,15 +125,21 @@ def _recurrent(cell="lstm", pooling="last", bidirectional=False, **kw):
 
 _ALL_MODELS = [
     *[
-        (f"{cell}-{pooling}-{'bi' if bi else 'uni'}", lambda c=cell, p=pooling, b=bi, **kw:
-         _recurrent(c, p, b, **kw))
+        (
+            f"{cell}-{pooling}-{'bi' if bi else 'uni'}",
+            lambda c=cell, p=pooling, b=bi, **kw: _recurrent(c, p, b, **kw),
+        )
         for cell in ["lstm", "gru", "rnn"]
         for pooling in ["last", "mean", "max", "attention"]
         for bi in [False, True]
     ],
     *[
-        (f"transformer-{pooling}-{pe}-{causal}", lambda p=pooling, e=pe, c=causal, **kw:
-         _transformer(pooling=p, positional_encoding=e, causal=c, max_len=12, **kw))
+        (
+            f"transformer-{pooling}-{pe}-{causal}",
+            lambda p=pooling, e=pe, c=causal, **kw: _transformer(
+                pooling=p, positional_encoding=e, causal=c, max_len=12, **kw
+            ),
+        )
         for pooling in ["cls", "mean", "last"]
         for pe in ["sinusoidal", "learned"]
         for causal in [False, True]

@@ -1,0 +1,5 @@
+"""Preprocessing for the neural estimators (no torch import here)."""
+
+from ._text import TextToSequence
+
+__all__ = ["TextToSequence"]
