@@ -1,0 +1,109 @@
+"""Sphinx configuration for the sklearn-deep documentation.
+
+Build with ``make -C docs html`` (runs the gallery examples) or ``make -C docs html-noplot``
+(the pages and the API reference only, without running the examples).
+"""
+
+import os
+import sys
+from datetime import date
+
+import sklearn_deep
+
+# Examples import torch; one thread keeps the build steady on small machines.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, os.path.abspath("."))
+
+project = "sklearn-deep"
+author = "sklearn-deep developers"
+copyright = f"{date.today().year}, {author}"
+release = sklearn_deep.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/README.rst"]
+source_suffix = {".rst": "restructuredtext"}
+root_doc = "index"
+default_role = "literal"
+
+# -- autodoc / autosummary / numpydoc ------------------------------------------------------
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": True}
+autodoc_typehints = "none"
+# numpydoc renders the class members through our autosummary template, not by itself
+numpydoc_show_class_members = False
+numpydoc_show_inherited_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+numpydoc_xref_param_type = False
+
+# -- HTML -----------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"sklearn-deep {release}"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "navbar_align": "left",
+    "secondary_sidebar_items": ["page-toc", "sg_download_links", "sg_launcher_links"],
+}
+html_show_sourcelink = False
+
+# -- sphinx-gallery -------------------------------------------------------------------------
+# ``make html-noplot`` sets SKLEARN_DEEP_DOCS_PLOT=0: the examples are not run, and the user
+# guide leaves out the figures that the examples would have made (``.. only:: gallery_plots``).
+plot_gallery = os.environ.get("SKLEARN_DEEP_DOCS_PLOT", "1") != "0"
+if plot_gallery:
+    tags.add("gallery_plots")  # noqa: F821 (``tags`` is given to conf.py by Sphinx)
+else:
+    # the figures of the user guide are made by the gallery, which is not run
+    suppress_warnings = ["image.not_readable"]
+
+sphinx_gallery_conf = {
+    "examples_dirs": ["../examples"],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("sklearn_deep",),
+    "backreferences_dir": "gen_modules/backreferences",
+    "reference_url": {"sklearn_deep": None},
+    "plot_gallery": str(plot_gallery),
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": True,
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "write_computation_times": False,
+}
+
+
+# -- references inside docstrings ----------------------------------------------------------
+# Our estimators inherit methods (get_params, set_output, get_metadata_routing, ...) from
+# scikit-learn, whose docstrings point to labels and glossary terms of scikit-learn's own
+# documentation (":ref:`metadata_routing`", ":term:`random_state`"). Without network access
+# there is no intersphinx inventory to resolve them, so a reference that comes from a docstring
+# and cannot be resolved is shown as plain text. References written in our own pages must still
+# resolve: they are not touched and a broken one fails the build.
+def _docstring_reference_as_text(app, env, node, contnode):
+    if node.get("refdomain") == "std" and node.get("reftype") in {"ref", "term", "doc"}:
+        source = node.source or ""
+        if "docstring of " in source:
+            return contnode
+    return None
+
+
+def setup(app):
+    app.connect("missing-reference", _docstring_reference_as_text)
