@@ -1,5 +1,21 @@
 """Small shipped datasets and thin loaders for datasets shipped by other packages."""
 
 from ._base import load_old_faithful
+from ._bbc import load_bbc_news
+from ._ucr import (
+    load_basic_motions,
+    load_gunpoint,
+    load_italy_power_demand,
+    load_japanese_vowels,
+    load_ucr_uea,
+)
 
-__all__ = ["load_old_faithful"]
+__all__ = [
+    "load_basic_motions",
+    "load_bbc_news",
+    "load_gunpoint",
+    "load_italy_power_demand",
+    "load_japanese_vowels",
+    "load_old_faithful",
+    "load_ucr_uea",
+]
