@@ -1,0 +1,459 @@
+"""Numba kernels for the EM algorithm of :class:`~sklearn_deep.mixture.GaussianMixture`.
+
+Layout conventions
+------------------
+* ``X`` is C-contiguous, shape ``(n_samples, n_features)``, float32 or float64; every
+  other array handed to a kernel has the same dtype (the Python caller casts).
+* Precision Cholesky factors follow scikit-learn: ``precisions_cholesky[k]`` is the
+  *upper*-triangular ``U`` with ``precision = U @ U.T``, so that
+  ``log N(x | mu, Sigma) = -0.5 * (d log 2 pi + ||x U - mu U||^2) + sum(log diag U)``.
+* Work is split into fixed-size blocks of samples. ``prange`` runs over blocks; each
+  block writes only its own rows or its own slot of a ``*_part`` array, and the partial
+  sums are reduced serially by the caller, so results do not depend on the thread count.
+* Inside a block the samples are transposed to ``(n_features, block)`` so that the
+  innermost loops run over samples, contiguous and long: LLVM vectorises them whatever
+  ``n_features`` is. The heavy loops are small matrix products written out
+  (``X_block @ U`` for the E-step, ``D.T @ (r * D)`` for the M-step).
+
+``fastmath`` is used only by the M-step accumulation kernels (plain weighted dot
+products, which need re-association to vectorise); the E-step kernels (log-sum-exp,
+``-inf`` weights) and the Cholesky kernel are compiled without it.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .._numba_config import CACHE
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+# What the E-step kernels write into ``out`` (``log_prob_norm`` is always written).
+MODE_NONE = 0  # nothing
+MODE_WEIGHTED_LOG_PROB = 1  # log pi_k + log N(x_i | mu_k, Sigma_k)
+MODE_LOG_RESP = 2  # log responsibilities
+MODE_RESP = 3  # responsibilities
+
+# fast-math flags allowed for plain accumulations (no -inf/NaN assumptions)
+_ACCUM_FASTMATH = {"reassoc", "contract", "nsz"}
+
+
+# --------------------------------------------------------------------------------------
+# E-step: weighted log-probabilities, log-sum-exp, responsibilities
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=CACHE)
+def _transpose_block(X, start, end, Xt):
+    """Write ``X[start:end].T`` into ``Xt[:, :end - start]``."""
+    d = X.shape[1]
+    for i in range(start, end):
+        for j in range(d):
+            Xt[j, i - start] = X[i, j]
+
+
+@njit(cache=CACHE)
+def _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf):
+    """Log-sum-exp over components of one block of weighted log-probabilities.
+
+    Parameters
+    ----------
+    wlp : ndarray of shape (block, n_components), float64
+        Weighted log-probabilities of rows ``start:start + block`` (read).
+    start : int
+        First sample of the block.
+    mode : int
+        One of the ``MODE_*`` constants: what to write into ``out``.
+    out : ndarray of shape (n_samples, n_components)
+        Written for rows of the block unless ``mode == MODE_NONE``.
+    log_prob_norm : ndarray of shape (n_samples,)
+        ``log sum_k exp(wlp[i, k])``, written for rows of the block.
+    expbuf : ndarray of shape (n_components,), float64
+        Scratch.
+    """
+    m, k = wlp.shape
+    for i in range(m):
+        mx = -np.inf
+        for c in range(k):
+            if wlp[i, c] > mx:
+                mx = wlp[i, c]
+        row = start + i
+        if math.isinf(mx) or math.isnan(mx):
+            # all components impossible (or invalid): same result as log-sum-exp in NumPy
+            lpn = mx
+            log_prob_norm[row] = lpn
+            for c in range(k):
+                if mode == MODE_WEIGHTED_LOG_PROB:
+                    out[row, c] = wlp[i, c]
+                elif mode == MODE_LOG_RESP:
+                    out[row, c] = wlp[i, c] - lpn
+                elif mode == MODE_RESP:
+                    out[row, c] = math.exp(wlp[i, c] - lpn)
+            continue
+        s = 0.0
+        for c in range(k):
+            e = math.exp(wlp[i, c] - mx)
+            expbuf[c] = e
+            s += e
+        lpn = mx + math.log(s)
+        log_prob_norm[row] = lpn
+        if mode == MODE_WEIGHTED_LOG_PROB:
+            for c in range(k):
+                out[row, c] = wlp[i, c]
+        elif mode == MODE_LOG_RESP:
+            for c in range(k):
+                out[row, c] = wlp[i, c] - lpn
+        elif mode == MODE_RESP:
+            inv = 1.0 / s
+            for c in range(k):
+                out[row, c] = expbuf[c] * inv
+
+
+@njit(cache=CACHE)
+def _means_times_factor(means, prec_chol):
+    """``means[k] @ prec_chol[k]`` for every component, shape (n_components, n_features)."""
+    k, d = means.shape
+    out = np.empty((k, d), dtype=means.dtype)
+    for c in range(k):
+        for j in range(d):
+            s = 0.0
+            for p in range(d):
+                s += means[c, p] * prec_chol[c, p, j]
+            out[c, j] = s
+    return out
+
+
+@njit(cache=CACHE, parallel=True)
+def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mode, out,
+                log_prob_norm):
+    """E-step for full covariances.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n_components, n_features)
+    prec_chol : ndarray of shape (n_components, n_features, n_features)
+        Precision Cholesky factors; when ``triangular`` they must be upper triangular
+        and the zero lower part is skipped.
+    triangular : bool
+    log_det : ndarray of shape (n_components,), float64
+        ``sum(log(diag(prec_chol[k])))``.
+    log_weights : ndarray of shape (n_components,), float64
+        ``log(weights)`` (may hold ``-inf``); zeros give plain log-densities.
+    block : int
+        Samples per block.
+    mode : int
+        What to write into ``out`` (``MODE_*``).
+    out : ndarray of shape (n_samples, n_components)
+        Written (see ``mode``).
+    log_prob_norm : ndarray of shape (n_samples,)
+        Written: ``log sum_k pi_k N(x_i | mu_k, Sigma_k)``.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    muL = _means_times_factor(means, prec_chol)
+    const = np.empty(k)
+    for c in range(k):
+        const[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        start = b * block
+        end = min(n, start + block)
+        m = end - start
+        Xt = np.empty((d, m), dtype=X.dtype)
+        _transpose_block(X, start, end, Xt)
+        acc = np.empty(m, dtype=X.dtype)
+        quad = np.empty(m, dtype=X.dtype)
+        wlp = np.empty((m, k))
+        expbuf = np.empty(k)
+        for c in range(k):
+            quad[:] = 0.0
+            for j in range(d):
+                # acc = (X_block @ U)[:, j] - (mu @ U)[j]
+                acc[:] = -muL[c, j]
+                p_end = j + 1 if triangular else d
+                for p in range(p_end):
+                    u = prec_chol[c, p, j]
+                    for i in range(m):
+                        acc[i] += u * Xt[p, i]
+                for i in range(m):
+                    quad[i] += acc[i] * acc[i]
+            for i in range(m):
+                wlp[i, c] = -0.5 * quad[i] + const[c]
+        _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
+
+
+@njit(cache=CACHE, parallel=True)
+def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mode, out,
+                log_prob_norm):
+    """E-step for a tied covariance: ``X @ U`` once per block, then one shift per component.
+
+    Parameters as :func:`_estep_full` except ``prec_chol`` of shape
+    (n_features, n_features) and ``log_det`` a float.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    muL = np.empty((k, d), dtype=X.dtype)
+    for c in range(k):
+        for j in range(d):
+            s = 0.0
+            for p in range(d):
+                s += means[c, p] * prec_chol[p, j]
+            muL[c, j] = s
+    const = np.empty(k)
+    for c in range(k):
+        const[c] = -0.5 * d * LOG_2PI + log_det + log_weights[c]
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        start = b * block
+        end = min(n, start + block)
+        m = end - start
+        Xt = np.empty((d, m), dtype=X.dtype)
+        _transpose_block(X, start, end, Xt)
+        Y = np.zeros((d, m), dtype=X.dtype)
+        for j in range(d):
+            p_end = j + 1 if triangular else d
+            for p in range(p_end):
+                u = prec_chol[p, j]
+                for i in range(m):
+                    Y[j, i] += u * Xt[p, i]
+        quad = np.empty(m, dtype=X.dtype)
+        wlp = np.empty((m, k))
+        expbuf = np.empty(k)
+        for c in range(k):
+            quad[:] = 0.0
+            for j in range(d):
+                shift = muL[c, j]
+                for i in range(m):
+                    t = Y[j, i] - shift
+                    quad[i] += t * t
+            for i in range(m):
+                wlp[i, c] = -0.5 * quad[i] + const[c]
+        _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
+
+
+@njit(cache=CACHE, parallel=True)
+def _estep_diag(X, means, precisions, log_det, log_weights, block, mode, out, log_prob_norm):
+    """E-step for diagonal (and, with repeated precisions, spherical) covariances.
+
+    Parameters as :func:`_estep_full` except ``precisions`` of shape
+    (n_components, n_features): the diagonal precisions ``prec_chol ** 2``.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    const = np.empty(k)
+    for c in range(k):
+        const[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        start = b * block
+        end = min(n, start + block)
+        m = end - start
+        Xt = np.empty((d, m), dtype=X.dtype)
+        _transpose_block(X, start, end, Xt)
+        quad = np.empty(m, dtype=X.dtype)
+        wlp = np.empty((m, k))
+        expbuf = np.empty(k)
+        for c in range(k):
+            quad[:] = 0.0
+            for j in range(d):
+                mu = means[c, j]
+                prec = precisions[c, j]
+                for i in range(m):
+                    t = Xt[j, i] - mu
+                    quad[i] += prec * (t * t)
+            for i in range(m):
+                wlp[i, c] = -0.5 * quad[i] + const[c]
+        _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
+
+
+# --------------------------------------------------------------------------------------
+# M-step: weighted sufficient statistics, per chunk, reduced serially by the caller
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=CACHE, parallel=True)
+def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
+    """First (and optionally second, diagonal) weighted moments per chunk of samples.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+    chunk : int
+        Samples per chunk; chunk ``b`` covers rows ``b * chunk:(b + 1) * chunk``.
+    second : bool
+        Also accumulate ``resp.T @ (X * X)``.
+    nk_part : ndarray of shape (n_chunks, n_components), float64
+        Written: ``resp[chunk].sum(axis=0)``.
+    sx_part : ndarray of shape (n_chunks, n_components, n_features), float64
+        Written: ``resp[chunk].T @ X[chunk]``.
+    sxx_part : ndarray of shape (n_chunks, n_components, n_features), float64
+        Written when ``second``: ``resp[chunk].T @ X[chunk] ** 2``.
+    """
+    n, d = X.shape
+    k = resp.shape[1]
+    n_chunks = nk_part.shape[0]
+    for b in prange(n_chunks):
+        start = b * chunk
+        end = min(n, start + chunk)
+        nk = np.zeros(k)
+        sx = np.zeros((k, d))
+        sxx = np.zeros((k, d))
+        for i in range(start, end):
+            for c in range(k):
+                r = resp[i, c]
+                nk[c] += r
+                if second:
+                    for j in range(d):
+                        x = X[i, j]
+                        sx[c, j] += r * x
+                        sxx[c, j] += r * (x * x)
+                else:
+                    for j in range(d):
+                        sx[c, j] += r * X[i, j]
+        for c in range(k):
+            nk_part[b, c] = nk[c]
+            for j in range(d):
+                sx_part[b, c, j] = sx[c, j]
+                if second:
+                    sxx_part[b, c, j] = sxx[c, j]
+
+
+@njit(cache=CACHE, parallel=True, fastmath=_ACCUM_FASTMATH)
+def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
+    """Centred weighted scatter matrices per chunk: ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+    means : ndarray of shape (n_components, n_features)
+    chunk : int
+        Samples per chunk (the unit of the serial reduction).
+    block : int
+        Samples per transposed sub-block inside a chunk (cache locality only).
+    out_part : ndarray of shape (n_chunks, n_components, n_features, n_features), float64
+        Written: the scatter matrices of each chunk (full, symmetric).
+    """
+    n, d = X.shape
+    k = resp.shape[1]
+    n_chunks = out_part.shape[0]
+    for b in prange(n_chunks):
+        start = b * chunk
+        end = min(n, start + chunk)
+        S = np.zeros((k, d, d))
+        Xt = np.empty((d, block), dtype=X.dtype)
+        D = np.empty((d, block), dtype=X.dtype)
+        W = np.empty((d, block), dtype=X.dtype)
+        zero = np.zeros(1, dtype=X.dtype)  # accumulate in the input dtype
+        for s0 in range(start, end, block):
+            s1 = min(end, s0 + block)
+            m = s1 - s0
+            _transpose_block(X, s0, s1, Xt)
+            for c in range(k):
+                for p in range(d):
+                    mu = means[c, p]
+                    for i in range(m):
+                        t = Xt[p, i] - mu
+                        D[p, i] = t
+                        W[p, i] = resp[s0 + i, c] * t
+                for p in range(d):
+                    for q in range(p, d):
+                        acc = zero[0]
+                        for i in range(m):
+                            acc += W[p, i] * D[q, i]
+                        S[c, p, q] += acc
+        for c in range(k):
+            for p in range(d):
+                for q in range(p, d):
+                    out_part[b, c, p, q] = S[c, p, q]
+                    out_part[b, c, q, p] = S[c, p, q]
+
+
+@njit(cache=CACHE, parallel=True, fastmath=_ACCUM_FASTMATH)
+def _gram(X, chunk, block, out_part):
+    """``X[chunk].T @ X[chunk]`` per chunk.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    chunk, block : int
+        As in :func:`_mstep_scatter_full`.
+    out_part : ndarray of shape (n_chunks, n_features, n_features), float64
+        Written (full, symmetric).
+    """
+    n, d = X.shape
+    n_chunks = out_part.shape[0]
+    for b in prange(n_chunks):
+        start = b * chunk
+        end = min(n, start + chunk)
+        S = np.zeros((d, d))
+        Xt = np.empty((d, block), dtype=X.dtype)
+        zero = np.zeros(1, dtype=X.dtype)
+        for s0 in range(start, end, block):
+            s1 = min(end, s0 + block)
+            m = s1 - s0
+            _transpose_block(X, s0, s1, Xt)
+            for p in range(d):
+                for q in range(p, d):
+                    acc = zero[0]
+                    for i in range(m):
+                        acc += Xt[p, i] * Xt[q, i]
+                    S[p, q] += acc
+        for p in range(d):
+            for q in range(p, d):
+                out_part[b, p, q] = S[p, q]
+                out_part[b, q, p] = S[p, q]
+
+
+# --------------------------------------------------------------------------------------
+# Cholesky factors of the precisions
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=CACHE)
+def _precision_cholesky_full(covariances, out):
+    """Upper-triangular precision factors ``U = inv(chol(Sigma)).T``, no explicit inverse of Sigma.
+
+    Parameters
+    ----------
+    covariances : ndarray of shape (n_components, n_features, n_features)
+        Only the lower triangle is read (as LAPACK's ``potrf``).
+    out : ndarray of shape (n_components, n_features, n_features)
+        Written: ``out[k] @ out[k].T == inv(covariances[k])``.
+
+    Returns
+    -------
+    failed : int
+        ``-1`` on success, else the first component whose covariance is not
+        positive definite (``out`` is then partly written).
+    """
+    k, d, _ = covariances.shape
+    L = np.zeros((d, d), dtype=covariances.dtype)
+    for c in range(k):
+        # Cholesky-Crout, lower triangle
+        for j in range(d):
+            s = covariances[c, j, j]
+            for p in range(j):
+                s -= L[j, p] * L[j, p]
+            if not (s > 0.0):
+                return c
+            ljj = math.sqrt(s)
+            L[j, j] = ljj
+            for i in range(j + 1, d):
+                t = covariances[c, i, j]
+                for p in range(j):
+                    t -= L[i, p] * L[j, p]
+                L[i, j] = t / ljj
+        # out[c] = inv(L).T: forward substitution column by column of inv(L)
+        for col in range(d):
+            for i in range(col):
+                out[c, col, i] = 0.0
+            for i in range(col, d):
+                t = 1.0 if i == col else 0.0
+                for p in range(col, i):
+                    t -= L[i, p] * out[c, col, p]
+                out[c, col, i] = t / L[i, i]
+    return -1
