@@ -5,6 +5,7 @@ Build with ``make -C docs html`` (runs the gallery examples) or ``make -C docs h
 """
 
 import os
+import re
 import sys
 from datetime import date
 
@@ -38,7 +39,7 @@ default_role = "literal"
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 # numpydoc renders the class members through our autosummary template, not by itself
 numpydoc_show_class_members = False
@@ -63,8 +64,8 @@ html_show_sourcelink = False
 # -- sphinx-gallery -------------------------------------------------------------------------
 # ``make html-noplot`` sets SKLEARN_DEEP_DOCS_PLOT=0: the examples are not run, and the user
 # guide leaves out the figures that the examples would have made (``.. only:: gallery_plots``).
-plot_gallery = os.environ.get("SKLEARN_DEEP_DOCS_PLOT", "1") != "0"
-if plot_gallery:
+_plot_gallery = os.environ.get("SKLEARN_DEEP_DOCS_PLOT", "1") != "0"
+if _plot_gallery:
     tags.add("gallery_plots")  # noqa: F821 (``tags`` is given to conf.py by Sphinx)
 else:
     # the figures of the user guide are made by the gallery, which is not run
@@ -78,7 +79,7 @@ sphinx_gallery_conf = {
     "doc_module": ("sklearn_deep",),
     "backreferences_dir": "gen_modules/backreferences",
     "reference_url": {"sklearn_deep": None},
-    "plot_gallery": str(plot_gallery),
+    "plot_gallery": str(_plot_gallery),
     "download_all_examples": False,
     "remove_config_comments": True,
     "abort_on_example_error": True,
@@ -105,5 +106,22 @@ def _docstring_reference_as_text(app, env, node, contnode):
     return None
 
 
+# numpydoc renders the type of a parameter as reST text, where a fitted-attribute name such as
+# ``n_features_in_`` in "ndarray of shape (n_features_in_,)" reads as a hyperlink target
+# ("Unknown target name"). scikit-learn writes such names in backticks; we quote the bare ones
+# of type lines before numpydoc parses the docstring.
+_TYPE_LINE = re.compile(r"^(\s*[*\w][\w, *]* : )(.+)$")
+_BARE_ATTRIBUTE = re.compile(r"(?<![`\w'\"])([A-Za-z]\w*_)(?![`\w])")
+
+
+def _quote_attribute_names_in_types(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        match = _TYPE_LINE.match(line)
+        if match:
+            lines[i] = match.group(1) + _BARE_ATTRIBUTE.sub(r"``\1``", match.group(2))
+
+
 def setup(app):
     app.connect("missing-reference", _docstring_reference_as_text)
+    # before numpydoc's own handler (priority 500)
+    app.connect("autodoc-process-docstring", _quote_attribute_names_in_types, priority=400)
