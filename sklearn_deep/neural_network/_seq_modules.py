@@ -16,7 +16,7 @@ Input conventions (shared by both classifier modules)
 Padding is trailing: the length of a sequence is one past its last non-padding step (at
 least 1, so that an all-padding sequence is read as its first step). Steps at or after the
 length never influence the output, so appending padding never changes a prediction; a
-padding token inside a sequence is read as the (zero) padding embedding.
+padding step inside a sequence is read as zeros (the padding embedding for tokens).
 """
 
 import math
@@ -158,13 +158,13 @@ class SequenceInput(nn.Module):
 
     def forward(self, X):
         """Return ``(H, lengths)``: H of shape (n, T, D), lengths of shape (n,)."""
-        lengths = sequence_lengths(self.padding_mask(X))
+        is_padding = self.padding_mask(X)
+        lengths = sequence_lengths(is_padding)
         if self.input_type == "tokens":
             ids = X.long().clamp(min=0, max=self.vocab_size)
             return self.embedding(ids), lengths
-        if self.padding_value is not None:
-            valid = _valid_mask(lengths, X.shape[1])[..., None]
-            X = torch.where(valid, X, torch.zeros((), dtype=X.dtype, device=X.device))
+        if self.padding_value is not None:  # padding steps read as zeros (NaN included)
+            X = X.masked_fill(is_padding[..., None], 0.0)
         if self.projection is not None:
             X = self.projection(X)
         return X, lengths

@@ -1,0 +1,20 @@
+"""Neural network classifiers on PyTorch through skorch (the only subpackage importing torch).
+
+:class:`BaseNeuralClassifier` is the shared scikit-learn shell (validation, labels, seeding,
+tags, skorch composition; see :mod:`sklearn_deep.neural_network._base` for its extension
+point); :class:`CNNClassifier` is a convolutional network on top of it. The torch modules are
+plain ``nn.Module`` classes that take every shape as a constructor argument and return logits.
+"""
+
+from ._augment import BatchAugmentation
+from ._base import BaseNeuralClassifier
+from ._cnn import CNNClassifier
+from ._modules import BasicBlock, ConvNet
+
+__all__ = [
+    "BaseNeuralClassifier",
+    "BasicBlock",
+    "BatchAugmentation",
+    "CNNClassifier",
+    "ConvNet",
+]

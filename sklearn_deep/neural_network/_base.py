@@ -1,0 +1,630 @@
+"""Shared scikit-learn shell around a skorch net, for every neural classifier.
+
+:class:`BaseNeuralClassifier` *composes* a :class:`skorch.NeuralNetClassifier`, built afresh in
+``fit`` and stored as ``net_``; it does not subclass skorch (skorch nets fail most of
+scikit-learn's estimator checks). The base takes care of everything that is not architecture:
+
+- ``__init__`` stores the explicit parameters and nothing else; skorch-style routed parameters
+  (``module__*``, ``optimizer__*``, ``criterion__*``, ``callbacks__*``, ``iterator_train__*``,
+  ``iterator_valid__*``) are accepted as keyword arguments, reported by ``get_params`` and
+  accepted by ``set_params``, so ``clone`` and ``GridSearchCV`` can sweep them;
+- validation with scikit-learn's ``validate_data`` (NaN/inf, complex, object, sparse, 1-D and
+  empty inputs give scikit-learn's errors), float32 tensors for training;
+- label encoding (``classes_`` holds the user's labels, strings included; one class is an
+  error), cross-entropy on logits;
+- a fresh module, optimizer and callbacks per ``fit`` (``warm_start`` and ``partial_fit``
+  continue training instead), all inside a forked torch RNG seeded from ``random_state``, so
+  fits are reproducible and the user's global torch RNG is untouched;
+- ``train_split=None`` by default; ``early_stopping=True`` holds out a stratified
+  ``validation_fraction`` and stops after ``n_iter_no_change`` epochs without improvement of
+  the validation loss, restoring the best weights;
+- learning-rate schedules, optimisers, ``verbose`` (skorch's epoch table), ``device``;
+- prediction in float64 on a float64 copy of the module, so results do not depend on the order
+  or the batching of the rows (float32 CPU kernels are not row-order invariant at 1e-9).
+
+Extension point
+---------------
+A concrete classifier subclasses :class:`BaseNeuralClassifier` and
+
+1. declares every hyperparameter explicitly in its own ``__init__`` (its architecture
+   parameters *and* the base's training parameters, passed on with
+   ``super().__init__(optimizer=optimizer, ..., **routed_params)``), extends
+   ``_parameter_constraints`` with ``{**BaseNeuralClassifier._parameter_constraints, ...}``
+   and may change the training defaults in its signature;
+2. implements ``_prepare_X(self, X, y="no_validation", *, reset)``: call
+   ``validate_data(self, X, y, reset=reset, ...)`` with the options it needs and reshape X to
+   what its module expects, ``(n_samples, *sample_shape)``. Return ``X`` alone when
+   ``y == "no_validation"``, else ``(X, y)``. Floating arrays are cast by the base to float32 for
+   training and float64 for prediction; integer arrays (token ids) are kept as int64. It may
+   store data-derived values (vocabulary size, say) in private attributes when ``reset``;
+3. implements ``_build_module(self, sample_shape, n_classes)`` returning
+   ``(module_class, kwargs)``: a plain ``nn.Module`` class returning logits and the keyword
+   arguments that give it its shapes and architecture; the user's ``module__*`` parameters
+   override or extend these kwargs;
+4. may override ``_train_batch_transform(self, sample_shape)`` to return a callable applied to
+   every *training* batch tensor (data augmentation), never at prediction time;
+5. may extend ``__sklearn_tags__``.
+
+Fitted attributes set by the base: ``classes_``, ``n_features_in_`` (and
+``feature_names_in_``, by ``validate_data``), ``net_`` (the skorch net), ``module_`` (the
+trained torch module), ``history_`` (skorch's History) and ``n_iter_`` (epochs trained).
+"""
+
+import copy
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+__all__ = ["BaseNeuralClassifier", "TensorBatchIterator"]
+
+_ROUTED_PREFIXES = (
+    "module__",
+    "optimizer__",
+    "criterion__",
+    "callbacks__",
+    "iterator_train__",
+    "iterator_valid__",
+)
+
+_OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adam": torch.optim.Adam,
+}
+
+_PREDICT_BATCH_SIZE = 1024
+
+
+class TensorBatchIterator:
+    """Mini-batches sliced from in-memory tensors (a fast stand-in for ``DataLoader``).
+
+    skorch calls it with the dataset of a split (a ``skorch.dataset.Dataset`` holding tensors,
+    or a ``torch.utils.data.Subset`` of one) and ``batch_size``. Each pass over it draws a new
+    permutation from the torch RNG when ``shuffle``; a trailing batch of one sample is merged
+    into the previous batch (batch normalisation cannot train on one value per channel).
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch.utils.data.Subset
+        Holds ``X`` (tensor of shape (n_samples, ...)) and ``y`` (tensor of shape (n_samples,)).
+    batch_size : int
+        Samples per batch.
+    shuffle : bool, default=False
+        Draw a fresh permutation for every pass.
+    transform : callable or None, default=None
+        Applied to each X batch (after moving it to ``device``): data augmentation.
+    device : str or None, default=None
+        Move the X batch there before ``transform``.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, transform=None, device=None):
+        if isinstance(dataset, torch.utils.data.Subset):
+            idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+            self.X, self.y = dataset.dataset.X[idx], dataset.dataset.y[idx]
+        else:
+            self.X, self.y = dataset.X, dataset.y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.transform = transform
+        self.device = device
+        n = len(self.X)
+        bounds = list(range(0, n, batch_size)) + [n]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]
+        self._bounds = list(zip(bounds[:-1], bounds[1:]))
+
+    def __len__(self):
+        return len(self._bounds)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.X)) if self.shuffle else None
+        for start, stop in self._bounds:
+            if order is None:
+                xb, yb = self.X[start:stop], self.y[start:stop]
+            else:
+                idx = order[start:stop]
+                xb, yb = self.X[idx], self.y[idx]
+            if self.transform is not None:
+                if self.device is not None:
+                    xb = xb.to(self.device)
+                xb = self.transform(xb)
+            yield xb, yb
+
+
+def _silent(*args, **kwargs):
+    """A picklable sink that drops skorch's messages (``verbose=0``)."""
+
+
+@contextmanager
+def _forked_torch_rng(seed, device):
+    """Seed torch's RNG (CPU, and the CUDA device in use) inside a fork that restores it after."""
+    device = torch.device(device if device is not None else "cpu")
+    cuda = device.type == "cuda"
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if (
+        cuda
+    ) else []
+    with torch.random.fork_rng(devices=devices):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(devices[0]):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
+    """Base class of the neural classifiers: a scikit-learn shell around a skorch net.
+
+    Not for direct use: see the module docstring for the extension point, and
+    :class:`~sklearn_deep.neural_network.CNNClassifier` for an example.
+
+    Parameters
+    ----------
+    optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
+        Optimisation algorithm.
+    lr : float, default=1e-3
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum of 'sgd' and 'rmsprop' (ignored by 'adam').
+    weight_decay : float, default=0.0
+        L2 penalty (the optimiser's ``weight_decay``).
+    lr_schedule : {'step', 'cosine'} or None, default=None
+        Per-epoch schedule: 'step' divides the learning rate by 10 every ``max_epochs // 3``
+        epochs, 'cosine' anneals it to zero over ``max_epochs`` epochs.
+    max_epochs : int, default=10
+        Passes over the training data in ``fit``.
+    batch_size : int, default=32
+        Mini-batch size.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the training data and stop when the
+        validation loss has not improved for ``n_iter_no_change`` epochs (the best weights are
+        restored).
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    warm_start : bool, default=False
+        Continue training the fitted module on the next ``fit`` instead of starting afresh.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and augmentation.
+    device : str, default='cpu'
+        Torch device, e.g. 'cpu' or 'cuda'.
+    verbose : int, default=0
+        Print skorch's per-epoch table when positive.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, copied afresh for every fit.
+    **routed_params : dict
+        skorch-style routed parameters: ``module__*``, ``optimizer__*``, ``criterion__*``,
+        ``callbacks__*``, ``iterator_train__*`` and ``iterator_valid__*``.
+    """
+
+    _parameter_constraints: dict = {
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"step", "cosine"}), None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        optimizer="adam",
+        lr=1e-3,
+        momentum=0.9,
+        weight_decay=0.0,
+        lr_schedule=None,
+        max_epochs=10,
+        batch_size=32,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        callbacks=None,
+        **routed_params,
+    ):
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.callbacks = callbacks
+        for key, value in routed_params.items():
+            # stored as given (checked in fit): scikit-learn's checks expect __init__ not to raise
+            setattr(self, key, value)
+
+    # ------------------------------------------------------------------ parameters
+    def _routed_params(self):
+        """Keyword arguments beyond the signature (skorch-style routed parameters)."""
+        explicit = set(self._get_param_names())
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k not in explicit and not k.startswith("_") and not k.endswith("_")
+        }
+
+    def _validate_params(self):
+        super()._validate_params()
+        unknown = [k for k in self._routed_params() if not k.startswith(_ROUTED_PREFIXES)]
+        if unknown:
+            raise InvalidParameterError(
+                f"Unknown parameters {unknown} for {type(self).__name__}: keyword arguments "
+                f"beyond the signature must be skorch-style routed parameters starting with "
+                f"one of {_ROUTED_PREFIXES}."
+            )
+
+    def get_params(self, deep=True):
+        """Get parameters, including skorch-style routed ones (``module__*``, ...).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of sub-objects that are estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        params.update(self._routed_params())
+        return params
+
+    def set_params(self, **params):
+        """Set parameters, including skorch-style routed ones (``module__dropout=0.5``, ...).
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        extra = self._routed_params()
+        routed = {
+            k: params.pop(k)
+            for k in list(params)
+            if k.startswith(_ROUTED_PREFIXES) or k in extra
+        }
+        super().set_params(**params)
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return self
+
+    # ------------------------------------------------------------------ extension point
+    def _prepare_X(self, X, y="no_validation", *, reset):
+        """Validate X (and y) and reshape X for the module; see the module docstring.
+
+        The default treats X as a 2-D float matrix of shape (n_samples, n_features).
+        """
+        out = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
+        return out
+
+    def _build_module(self, sample_shape, n_classes):
+        """Return ``(module_class, kwargs)`` for one sample of shape ``sample_shape``."""
+        raise NotImplementedError
+
+    def _train_batch_transform(self, sample_shape):
+        """Callable applied to every training batch (augmentation), or None."""
+        return None
+
+    # ------------------------------------------------------------------ internals
+    def _seed(self, offset=0):
+        rs = check_random_state(self.random_state)
+        return (int(rs.randint(np.iinfo(np.int32).max)) + offset) % (2**31 - 1)
+
+    def _encode_y(self, y, classes=None):
+        """Fit the label encoder (``classes_``) on ``classes`` or y and return codes for y."""
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y if classes is None else classes)
+        self.classes_ = self._label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
+                f"the data contains only one class: {self.classes_[0]!r}."
+            )
+        return self._transform_y(y)
+
+    def _transform_y(self, y):
+        check_classification_targets(y)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that are not in classes_ "
+                f"{self.classes_.tolist()}."
+            )
+        return self._label_encoder.transform(y)
+
+    def _callback_list(self, seed):
+        from skorch.callbacks import EarlyStopping, LRScheduler
+
+        callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
+        if self.lr_schedule == "step":
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy=torch.optim.lr_scheduler.StepLR,
+                        step_size=max(1, self.max_epochs // 3),
+                        gamma=0.1,
+                    ),
+                )
+            )
+        elif self.lr_schedule == "cosine":
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
+                    ),
+                )
+            )
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                        sink=print if self.verbose else _silent,
+                    ),
+                )
+            )
+        return callbacks
+
+    def _make_net(self, sample_shape, n_classes, seed):
+        from skorch import NeuralNetClassifier
+        from skorch.dataset import ValidSplit
+
+        module_cls, module_kwargs = self._build_module(tuple(sample_shape), n_classes)
+        optimizer_kwargs = {"weight_decay": self.weight_decay}
+        if self.optimizer in ("sgd", "rmsprop"):
+            optimizer_kwargs["momentum"] = self.momentum
+        kwargs = {f"module__{k}": v for k, v in module_kwargs.items()}
+        kwargs.update({f"optimizer__{k}": v for k, v in optimizer_kwargs.items()})
+        if not self.verbose:
+            kwargs["callbacks__print_log"] = None
+        kwargs.update(self._routed_params())
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=True, random_state=seed % (2**31 - 1)
+            )
+        return NeuralNetClassifier(
+            module=module_cls,
+            criterion=nn.CrossEntropyLoss,
+            optimizer=_OPTIMIZERS[self.optimizer],
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=TensorBatchIterator,
+            iterator_valid=TensorBatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__transform=self._train_batch_transform(tuple(sample_shape)),
+            iterator_train__device=self.device,
+            train_split=train_split,
+            callbacks=self._callback_list(seed),
+            classes=list(range(n_classes)),
+            verbose=self.verbose,
+            device=self.device,
+            **kwargs,
+        )
+
+    @staticmethod
+    def _as_tensor(X, dtype):
+        X = np.asarray(X)
+        if np.issubdtype(X.dtype, np.floating):
+            return torch.from_numpy(np.ascontiguousarray(X, dtype=dtype))
+        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.int64))
+
+    def _train_epochs(self, X, y_codes, epochs, seed, initialize):
+        X_t = self._as_tensor(X, np.float32)
+        y_t = torch.from_numpy(np.ascontiguousarray(y_codes, dtype=np.int64))
+        net = self.net_
+        with _forked_torch_rng(seed, self.device):
+            if initialize:
+                net.initialize()
+            net.notify("on_train_begin", X=X_t, y=y_t)
+            try:
+                net.fit_loop(X_t, y_t, epochs=epochs)
+            except KeyboardInterrupt:  # skorch's way of stopping early
+                pass
+            net.notify("on_train_end", X=X_t, y=y_t)
+        self.module_ = net.module_
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+
+    def _check_continuation(self, sample_shape):
+        if tuple(sample_shape) != self._sample_shape:
+            raise ValueError(
+                f"X has samples of shape {tuple(sample_shape)}, but {type(self).__name__} "
+                f"was fitted on samples of shape {self._sample_shape}; refit from scratch "
+                "(warm_start=False) to change the input shape."
+            )
+
+    # ------------------------------------------------------------------ public API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on (X, y) for ``max_epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data (see the subclass for the accepted shapes).
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable labels, strings included).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "net_")
+        if warm:
+            previous_classes = self.classes_
+        X, y = self._prepare_X(X, y, reset=True)
+        codes = self._encode_y(y)
+        if warm:
+            self._check_continuation(X.shape[1:])
+            if not np.array_equal(previous_classes, self.classes_):
+                raise ValueError(
+                    f"warm_start can only be used where y has the same classes as in the "
+                    f"previous call to fit. Previously got {previous_classes.tolist()}, y has "
+                    f"{self.classes_.tolist()}."
+                )
+            seed = self._seed(offset=len(self.net_.history))
+        else:
+            self._sample_shape = tuple(X.shape[1:])
+            seed = self._seed()
+            self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed)
+        self._train_epochs(X, codes, self.max_epochs, seed, initialize=not warm)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch on (X, y), without re-initialising a fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that y may contain; required on the first call.
+
+        Returns
+        -------
+        self : object
+            Updated estimator.
+        """
+        first = not hasattr(self, "net_")
+        if first:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            X, y = self._prepare_X(X, y, reset=True)
+            codes = self._encode_y(y, classes=classes)
+            self._sample_shape = tuple(X.shape[1:])
+            seed = self._seed()
+            self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed)
+        else:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"classes={np.unique(classes).tolist()} is not the same as on the first "
+                    f"call to partial_fit, {self.classes_.tolist()}."
+                )
+            X, y = self._prepare_X(X, y, reset=False)
+            self._check_continuation(X.shape[1:])
+            codes = self._transform_y(y)
+            seed = self._seed(offset=len(self.net_.history))
+        self._train_epochs(X, codes, 1, seed, initialize=first)
+        return self
+
+    def _logits(self, X):
+        """Float64 logits of shape (n_samples, n_classes) from a float64 copy of the module."""
+        check_is_fitted(self)
+        X = self._prepare_X(X, reset=False)
+        if tuple(X.shape[1:]) != self._sample_shape:
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was "
+                f"fitted on samples of shape {self._sample_shape}."
+            )
+        device = self.net_.device
+        module = copy.deepcopy(self.module_).to(dtype=torch.float64).eval()
+        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        with torch.no_grad():
+            for start in range(0, X.shape[0], _PREDICT_BATCH_SIZE):
+                xb = self._as_tensor(X[start : start + _PREDICT_BATCH_SIZE], np.float64)
+                logits = module(xb.to(device) if device is not None else xb)
+                out[start : start + _PREDICT_BATCH_SIZE] = logits.cpu().numpy()
+        return out
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the logits, computed in float64).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one; columns follow ``classes_``.
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class label of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels taken from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.classifier_tags.multi_label = False
+        tags.non_deterministic = False
+        return tags

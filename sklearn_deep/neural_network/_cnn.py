@@ -1,0 +1,274 @@
+"""Convolutional neural network classifier (LeNet/ResNet-style) on skorch."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from ._augment import make_augmentation
+from ._base import BaseNeuralClassifier
+from ._modules import ConvNet
+
+__all__ = ["CNNClassifier"]
+
+
+class CNNClassifier(BaseNeuralClassifier):
+    """Convolutional neural network classifier for images, signals and tabular data.
+
+    A LeNet-like network by default (two convolution + max-pooling stages with 6 and 16
+    channels, 5x5 kernels, fully connected layers of 120 and 84 units), configurable into a
+    small ResNet (``residual=True``, ``normalization='batch'``, ``head='gap'``). Trained with
+    mini-batch gradient descent through a skorch net built in ``fit``; see
+    :class:`~sklearn_deep.neural_network.BaseNeuralClassifier` for the shared behaviour.
+
+    Input shapes:
+
+    - 4-D ``X`` of shape (n_samples, channels, height, width): 2-D convolutions;
+    - 3-D ``X`` of shape (n_samples, channels, length): 1-D convolutions;
+    - 2-D ``X`` of shape (n_samples, n_features) with ``input_shape`` such as ``(1, 28, 28)``
+      (flattened images, so the classifier works after any Pipeline step) or ``(C, L)``;
+    - 2-D ``X`` without ``input_shape``: each row is a one-channel 1-D signal of length
+      ``n_features``. Pooling skips dimensions shorter than ``pool_size``, so any number of
+      features works, one included.
+
+    Parameters
+    ----------
+    input_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` or ``(channels, length)`` of one sample when X is 2-D.
+    channels : tuple of int, default=(6, 16)
+        Output channels of each convolution stage.
+    kernel_size : int, default=5
+        Convolution kernel size (padded to keep the size, 'same', for odd kernels).
+    stride : int, default=1
+        Stride of each stage's first convolution (strided convolution downsamples).
+    pooling : {'max', 'avg'} or None, default='max'
+        Pooling after each stage.
+    pool_size : int, default=2
+        Pooling window and stride.
+    normalization : {'batch', 'group'} or None, default=None
+        Normalisation after each convolution.
+    residual : bool, default=False
+        Use ResNet basic blocks (two convolutions and a skip connection) as stages; needs an
+        odd ``kernel_size``.
+    dropout : float, default=0.0
+        Dropout probability before every fully connected layer.
+    activation : {'relu', 'gelu'}, default='relu'
+        Non-linearity.
+    head : {'flatten', 'gap'}, default='flatten'
+        Flatten the last feature map (LeNet) or use global average pooling.
+    dense_units : tuple of int, default=(120, 84)
+        Hidden fully connected layers of the head.
+    augmentation : str, sequence of str, callable or None, default=None
+        Data augmentation applied on the fly to training batches only, never at prediction:
+        any of 'crop' (random crop after zero padding), 'flip' (horizontal flip), 'jitter'
+        (brightness/contrast), 'blur' (Gaussian blur), 'affine' (small rotation, scale and
+        shear), or a callable mapping a batch tensor of shape (batch, *sample_shape) to one of
+        the same shape (e.g. :class:`~sklearn_deep.neural_network.BatchAugmentation`).
+    optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
+        Optimisation algorithm.
+    lr : float, default=2e-3
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum of 'sgd' and 'rmsprop' (ignored by 'adam').
+    weight_decay : float, default=0.0
+        L2 penalty.
+    lr_schedule : {'step', 'cosine'} or None, default=None
+        Per-epoch learning-rate schedule.
+    max_epochs : int, default=20
+        Passes over the training data.
+    batch_size : int, default=16
+        Mini-batch size.
+    early_stopping : bool, default=False
+        Stop when the loss on a held-out ``validation_fraction`` stops improving.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    warm_start : bool, default=False
+        Continue training on the next ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and augmentation.
+    device : str, default='cpu'
+        Torch device.
+    verbose : int, default=0
+        Print the per-epoch table when positive.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks.
+    **routed_params : dict
+        skorch-style routed parameters (``module__*``, ``optimizer__*``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features (the channel count for 3-D/4-D X).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X has string column names.
+    net_ : skorch.NeuralNetClassifier
+        The trained skorch net.
+    module_ : torch.nn.Module
+        The trained :class:`~sklearn_deep.neural_network.ConvNet`.
+    history_ : skorch.History
+        Per-epoch training history (``history_[:, 'train_loss']``).
+    n_iter_ : int
+        Epochs trained.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : Fully connected network.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), max_epochs=3, random_state=0)
+    >>> clf.fit(X[:500] / 16, y[:500]).score(X[500:], y[500:]) > 0.8
+    True
+    >>> clf.predict_proba(X[:2] / 16).shape
+    (2, 10)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralClassifier._parameter_constraints,
+        "input_shape": [tuple, list, None],
+        "channels": [tuple, list],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "pooling": [StrOptions({"max", "avg"}), None],
+        "pool_size": [Interval(Integral, 2, None, closed="left")],
+        "normalization": [StrOptions({"batch", "group"}), None],
+        "residual": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "activation": [StrOptions({"relu", "gelu"})],
+        "head": [StrOptions({"flatten", "gap"})],
+        "dense_units": [tuple, list],
+        "augmentation": [str, tuple, list, callable, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        input_shape=None,
+        channels=(6, 16),
+        kernel_size=5,
+        stride=1,
+        pooling="max",
+        pool_size=2,
+        normalization=None,
+        residual=False,
+        dropout=0.0,
+        activation="relu",
+        head="flatten",
+        dense_units=(120, 84),
+        augmentation=None,
+        optimizer="adam",
+        lr=2e-3,
+        momentum=0.9,
+        weight_decay=0.0,
+        lr_schedule=None,
+        max_epochs=20,
+        batch_size=16,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        callbacks=None,
+        **routed_params,
+    ):
+        super().__init__(
+            optimizer=optimizer,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+            callbacks=callbacks,
+            **routed_params,
+        )
+        self.input_shape = input_shape
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.pooling = pooling
+        self.pool_size = pool_size
+        self.normalization = normalization
+        self.residual = residual
+        self.dropout = dropout
+        self.activation = activation
+        self.head = head
+        self.dense_units = dense_units
+        self.augmentation = augmentation
+
+    def _prepare_X(self, X, y="no_validation", *, reset):
+        out = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], allow_nd=True)
+        X = out if isinstance(y, str) and y == "no_validation" else out[0]
+        shape = None if self.input_shape is None else tuple(int(s) for s in self.input_shape)
+        if shape is not None and len(shape) not in (2, 3):
+            raise ValueError(
+                f"input_shape must be (channels, height, width) or (channels, length), got "
+                f"input_shape={self.input_shape}."
+            )
+        if X.ndim == 2:
+            if shape is None:
+                X = X.reshape(X.shape[0], 1, X.shape[1])
+            elif int(np.prod(shape)) != X.shape[1]:
+                raise ValueError(
+                    f"input_shape={shape} needs {int(np.prod(shape))} features, but X has "
+                    f"{X.shape[1]} features."
+                )
+            else:
+                X = X.reshape(X.shape[0], *shape)
+        elif X.ndim in (3, 4):
+            if shape is not None and shape != X.shape[1:]:
+                raise ValueError(
+                    f"X has samples of shape {X.shape[1:]}, which does not match "
+                    f"input_shape={shape}; use input_shape=None for 3-D or 4-D X."
+                )
+        else:
+            raise ValueError(
+                f"Expected a 2-D, 3-D or 4-D array, got a {X.ndim}-D array of shape {X.shape}."
+            )
+        if isinstance(y, str) and y == "no_validation":
+            return X
+        return X, out[1]
+
+    def _build_module(self, sample_shape, n_classes):
+        channels = tuple(int(c) for c in self.channels)
+        if not channels or min(channels) < 1:
+            raise ValueError(f"channels must be a non-empty tuple of positive ints, got "
+                             f"channels={self.channels!r}.")
+        if self.residual and self.kernel_size % 2 == 0:
+            raise ValueError(f"residual=True needs an odd kernel_size, got "
+                             f"kernel_size={self.kernel_size}.")
+        return ConvNet, {
+            "input_shape": sample_shape,
+            "n_classes": n_classes,
+            "channels": channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "pooling": self.pooling,
+            "pool_size": self.pool_size,
+            "normalization": self.normalization,
+            "residual": self.residual,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "head": self.head,
+            "dense_units": tuple(int(u) for u in self.dense_units),
+        }
+
+    def _train_batch_transform(self, sample_shape):
+        return make_augmentation(self.augmentation)

@@ -1,0 +1,184 @@
+"""Input handling shared by the sequence classifiers (LSTMClassifier, TransformerClassifier).
+
+:class:`BaseSequenceClassifier` plugs into the extension point of
+:class:`~sklearn_deep.neural_network._base.BaseNeuralClassifier`: ``_prepare_X`` turns every
+accepted input into what the modules of ``_seq_modules`` read, ``(n, T)`` int64 token ids or
+``(n, T, C)`` floats, and records (when fitting) the input type and vocabulary size that
+``_build_module`` passes on. It also adds gradient-norm clipping.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from ._base import BaseNeuralClassifier
+
+_SEQUENCE_CONSTRAINTS = {
+    "input_type": [StrOptions({"auto", "tokens", "continuous"})],
+    "input_shape": [tuple, list, None],
+    "vocab_size": [Interval(Integral, 1, None, closed="left"), None],
+    "padding_idx": [Interval(Integral, 0, None, closed="left"), None],
+    "padding_value": [Real, None],
+    "gradient_clipping": [Interval(Real, 0, None, closed="neither"), None],
+}
+
+
+def _no_y(y):
+    return isinstance(y, str) and y == "no_validation"
+
+
+class BaseSequenceClassifier(BaseNeuralClassifier):
+    """Sequence input handling for the neural sequence classifiers (not for direct use).
+
+    Accepted ``X`` (the kind is fixed in ``fit``):
+
+    - token ids: an integer array of shape (n_samples, T) (``input_type='auto'`` picks this
+      for integer dtypes), ``padding_idx`` marking padding, ``vocab_size`` ids (default: the
+      largest id seen in ``fit`` plus one; larger ids at prediction share one
+      out-of-vocabulary embedding);
+    - univariate sequences: a float array of shape (n_samples, T), e.g. tabular data, read
+      as one channel;
+    - multivariate sequences: (n_samples, T, C), or (n_samples, T * C) with
+      ``input_shape=(T, C)`` (time-major rows: all channels of step 0, then step 1, ...);
+    - variable-length sequences: padded at the end with ``padding_idx`` (tokens) or
+      ``padding_value`` (floats; NaN allowed) on every channel. Padding is masked (packed
+      sequences for the recurrent cells), so it never changes a prediction.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralClassifier._parameter_constraints,
+        **_SEQUENCE_CONSTRAINTS,
+    }
+
+    # ------------------------------------------------------------------ input
+    def _nan_padding(self):
+        return self.padding_value is not None and math.isnan(self.padding_value)
+
+    def _input_shape(self):
+        if self.input_shape is None:
+            return None
+        shape = tuple(int(s) for s in self.input_shape)
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(
+                f"input_shape must be (n_steps, n_channels) of positive ints, got "
+                f"input_shape={self.input_shape!r}."
+            )
+        return shape
+
+    def _prepare_X(self, X, y="no_validation", *, reset):
+        kwargs = dict(
+            reset=reset,
+            dtype="numeric",
+            allow_nd=True,
+            ensure_all_finite="allow-nan" if self._nan_padding() else True,
+        )
+        if _no_y(y):
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, **kwargs)
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                f"Expected a 2-D array (n_samples, n_steps) or a 3-D array (n_samples, n_steps, "
+                f"n_channels), got a {X.ndim}-D array of shape {X.shape}."
+            )
+        shape = self._input_shape()
+        if reset:
+            kind = self.input_type
+            if kind == "auto":
+                integer = np.issubdtype(X.dtype, np.integer)
+                kind = "tokens" if X.ndim == 2 and shape is None and integer else "continuous"
+            self._input_kind = kind
+        if self._input_kind == "tokens":
+            X = self._prepare_tokens(X, reset)
+        else:
+            X = self._prepare_continuous(X, shape)
+        return X if _no_y(y) else (X, y)
+
+    def _prepare_tokens(self, X, reset):
+        if X.ndim != 2:
+            raise ValueError(
+                f"Token ids must be a 2-D array (n_samples, n_steps), got shape {X.shape}."
+            )
+        if not np.issubdtype(X.dtype, np.integer):
+            if np.isnan(X).any() or not np.array_equal(X, np.round(X)):
+                raise ValueError(
+                    "Token ids must be integers; X has non-integral values. Use "
+                    "input_type='continuous' for real-valued sequences."
+                )
+        if X.size and X.min() < 0:
+            raise ValueError(f"Token ids must be non-negative; X contains {int(X.min())}.")
+        X = X.astype(np.int64, copy=False)
+        if reset:
+            if self.vocab_size is not None:
+                vocab = int(self.vocab_size)
+            else:
+                vocab = int(X.max()) + 1 if X.size else 1
+                if self.padding_idx is not None:
+                    vocab = max(vocab, int(self.padding_idx) + 1)
+            if self.padding_idx is not None and self.padding_idx >= vocab:
+                raise ValueError(
+                    f"padding_idx={self.padding_idx} must be < vocab_size={vocab}."
+                )
+            self._vocab_size = vocab
+        return X
+
+    def _prepare_continuous(self, X, shape):
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(np.float64)
+        if X.ndim == 2:
+            if shape is None:
+                X = X[:, :, None]
+            elif shape[0] * shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"input_shape={shape} needs {shape[0] * shape[1]} features, but X has "
+                    f"{X.shape[1]} features."
+                )
+            else:
+                X = X.reshape(X.shape[0], *shape)
+        elif shape is not None and shape != X.shape[1:]:
+            raise ValueError(
+                f"X has samples of shape {X.shape[1:]}, which does not match "
+                f"input_shape={shape}; use input_shape=None for 3-D X."
+            )
+        if self._nan_padding():
+            nan = np.isnan(X)
+            if (nan & ~nan.all(axis=2, keepdims=True)).any():
+                raise ValueError(
+                    "Input X contains NaN in a time step that is not padding: with "
+                    "padding_value=nan, a padding step has NaN on every channel."
+                )
+        return X
+
+    def _input_module_kwargs(self, sample_shape):
+        """Keyword arguments of the module's input layer, from the fitted input kind."""
+        if self._input_kind == "tokens":
+            return {
+                "input_type": "tokens",
+                "vocab_size": self._vocab_size,
+                "padding_idx": self.padding_idx,
+            }
+        return {
+            "input_type": "continuous",
+            "n_channels": int(sample_shape[1]),
+            "padding_value": None if self.padding_value is None else float(self.padding_value),
+        }
+
+    # ------------------------------------------------------------------ training
+    def _callback_list(self, seed):
+        callbacks = super()._callback_list(seed)
+        if self.gradient_clipping is not None:
+            from skorch.callbacks import GradientNormClipping
+
+            callbacks.append(
+                ("gradient_clipping", GradientNormClipping(float(self.gradient_clipping)))
+            )
+        return callbacks
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = self._nan_padding()
+        return tags

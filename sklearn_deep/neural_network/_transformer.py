@@ -1,0 +1,234 @@
+"""Transformer-encoder sequence classifier on skorch."""
+
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._seq_modules import TransformerClassifierModule
+from ._sequence_base import BaseSequenceClassifier
+
+__all__ = ["TransformerClassifier"]
+
+
+class TransformerClassifier(BaseSequenceClassifier):
+    """Transformer-encoder classifier for sequences (multi-head self-attention).
+
+    Tokens are embedded (real-valued steps are projected linearly) into ``d_model``
+    dimensions, a positional encoding is added, and ``num_layers`` pre-norm encoder blocks
+    apply multi-head scaled dot-product self-attention
+    ``softmax(Q K^T / sqrt(d_k)) V`` and a GELU feed-forward network, each with a residual
+    connection. Padding is masked out of the attention. The sequence is summarised by a
+    classification token ('cls'), the mean over the non-padding steps, or the last
+    non-padding step, and a linear layer gives the class logits.
+
+    Input ``X``: as :class:`LSTMClassifier` (token ids (n, T); univariate (n, T) floats;
+    multivariate (n, T, C) or (n, T * C) with ``input_shape``; padded variable-length
+    sequences).
+
+    Parameters
+    ----------
+    d_model : int, default=64
+        Model width (embedding size); a multiple of ``n_heads``.
+    n_heads : int, default=4
+        Attention heads.
+    num_layers : int, default=2
+        Encoder blocks.
+    dim_feedforward : int, default=128
+        Hidden units of the feed-forward network of each block.
+    dropout : float, default=0.1
+        Dropout on embeddings, attention weights and residual branches.
+    positional_encoding : {'sinusoidal', 'learned'} or None, default='sinusoidal'
+        'sinusoidal': ``PE(pos, 2i) = sin(pos / 10000^(2i/d_model))``,
+        ``PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model))``; 'learned': one trained vector per
+        position (for the sequence length seen in ``fit``); None: no position information
+        (with 'mean' pooling the model is then invariant to permutations of the steps).
+    causal : bool, default=False
+        Causal self-attention: step t attends only to steps ``<= t``, so the representation
+        at t never depends on later steps. Incompatible with ``pooling='cls'``.
+    pooling : {'cls', 'mean', 'last'}, default='mean'
+        'cls' prepends a learned classification token and reads its output; 'mean' averages
+        the non-padding steps; 'last' reads the last non-padding step.
+    input_type : {'auto', 'tokens', 'continuous'}, default='auto'
+        'auto' reads a 2-D integer array as token ids and anything else as real values.
+    input_shape : tuple of (int, int) or None, default=None
+        ``(T, C)`` of one sample when a 2-D X holds flattened multivariate sequences.
+    vocab_size : int or None, default=None
+        Number of token ids ``V`` of the ``V x d_model`` embedding; None takes the largest id
+        seen in ``fit`` plus one. Larger ids share one out-of-vocabulary embedding.
+    padding_idx : int or None, default=0
+        Token id used for padding (masked).
+    padding_value : float or None, default=None
+        Value marking padding steps of real-valued sequences (every channel equal to it);
+        ``np.nan`` allows NaN padding. None: no padding.
+    gradient_clipping : float or None, default=1.0
+        Clip the global gradient norm to this value (None: no clipping).
+    optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
+        Optimisation algorithm.
+    lr : float, default=2e-3
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum of 'sgd' and 'rmsprop' (ignored by 'adam').
+    weight_decay : float, default=0.0
+        L2 penalty.
+    lr_schedule : {'step', 'cosine'} or None, default=None
+        Per-epoch learning-rate schedule.
+    max_epochs : int, default=20
+        Passes over the training data.
+    batch_size : int, default=32
+        Mini-batch size.
+    early_stopping : bool, default=False
+        Stop when the loss on a held-out ``validation_fraction`` stops improving.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    warm_start : bool, default=False
+        Continue training on the next ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and dropout.
+    device : str, default='cpu'
+        Torch device.
+    verbose : int, default=0
+        Print the per-epoch table when positive.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks.
+    **routed_params : dict
+        skorch-style routed parameters (``module__*``, ``optimizer__*``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of columns of X seen in ``fit`` (time steps for 2-D and 3-D X).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X has string column names.
+    net_ : skorch.NeuralNetClassifier
+        The trained skorch net.
+    module_ : torch.nn.Module
+        The trained
+        :class:`~sklearn_deep.neural_network._seq_modules.TransformerClassifierModule`.
+    history_ : skorch.History
+        Per-epoch training history.
+    n_iter_ : int
+        Epochs trained.
+
+    See Also
+    --------
+    LSTMClassifier : Recurrent sequence classifier.
+    sklearn_deep.preprocessing.TextToSequence : Raw text to padded token ids.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_deep.neural_network import TransformerClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(1, 20, size=(300, 10))  # token ids, 0 would be padding
+    >>> y = (X == 7).any(axis=1).astype(int)  # does token 7 occur?
+    >>> clf = TransformerClassifier(d_model=32, max_epochs=15, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSequenceClassifier._parameter_constraints,
+        "d_model": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "dim_feedforward": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "positional_encoding": [StrOptions({"sinusoidal", "learned"}), None],
+        "causal": ["boolean"],
+        "pooling": [StrOptions({"cls", "mean", "last"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        d_model=64,
+        n_heads=4,
+        num_layers=2,
+        dim_feedforward=128,
+        dropout=0.1,
+        positional_encoding="sinusoidal",
+        causal=False,
+        pooling="mean",
+        input_type="auto",
+        input_shape=None,
+        vocab_size=None,
+        padding_idx=0,
+        padding_value=None,
+        gradient_clipping=1.0,
+        optimizer="adam",
+        lr=2e-3,
+        momentum=0.9,
+        weight_decay=0.0,
+        lr_schedule=None,
+        max_epochs=20,
+        batch_size=32,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        callbacks=None,
+        **routed_params,
+    ):
+        super().__init__(
+            optimizer=optimizer,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+            callbacks=callbacks,
+            **routed_params,
+        )
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.num_layers = num_layers
+        self.dim_feedforward = dim_feedforward
+        self.dropout = dropout
+        self.positional_encoding = positional_encoding
+        self.causal = causal
+        self.pooling = pooling
+        self.input_type = input_type
+        self.input_shape = input_shape
+        self.vocab_size = vocab_size
+        self.padding_idx = padding_idx
+        self.padding_value = padding_value
+        self.gradient_clipping = gradient_clipping
+
+    def _build_module(self, sample_shape, n_classes):
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model={self.d_model} must be a multiple of n_heads={self.n_heads}."
+            )
+        if self.causal and self.pooling == "cls":
+            raise ValueError(
+                "causal=True with pooling='cls' would let the classification token see only "
+                "itself; use pooling='last' or 'mean'."
+            )
+        return TransformerClassifierModule, {
+            "n_classes": n_classes,
+            **self._input_module_kwargs(sample_shape),
+            "d_model": self.d_model,
+            "n_heads": self.n_heads,
+            "num_layers": self.num_layers,
+            "dim_feedforward": self.dim_feedforward,
+            "dropout": self.dropout,
+            "positional_encoding": self.positional_encoding,
+            "max_len": int(sample_shape[0]),
+            "causal": self.causal,
+            "pooling": self.pooling,
+        }
