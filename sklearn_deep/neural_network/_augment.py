@@ -124,11 +124,17 @@ class BatchAugmentation:
         kernel = torch.where(apply[:, None], kernel, identity)
         kernel = kernel.repeat_interleave(c, dim=0)  # one kernel per (sample, channel)
         z = x.reshape(1, n * c, h, w)
-        z = F.conv2d(F.pad(z, (radius, radius, 0, 0), mode="replicate"),
-                     kernel[:, None, None, :], groups=n * c)
+        z = F.conv2d(
+            F.pad(z, (radius, radius, 0, 0), mode="replicate"),
+            kernel[:, None, None, :],
+            groups=n * c,
+        )
         if h > 1:
-            z = F.conv2d(F.pad(z, (0, 0, radius, radius), mode="replicate"),
-                         kernel[:, None, :, None], groups=n * c)
+            z = F.conv2d(
+                F.pad(z, (0, 0, radius, radius), mode="replicate"),
+                kernel[:, None, :, None],
+                groups=n * c,
+            )
         return z.reshape(n, c, h, w)
 
     def _jitter(self, x):
@@ -151,7 +157,9 @@ class BatchAugmentation:
         if one_d:
             x = x.unsqueeze(2)
         if x.ndim != 4:
-            raise ValueError(f"BatchAugmentation needs 3-D or 4-D batches, got shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"BatchAugmentation needs 3-D or 4-D batches, got shape {tuple(x.shape)}."
+            )
         x = self._warp(x)
         if self.flip:
             flip = (torch.rand(x.shape[0], device=x.device) < 0.5)[:, None, None, None]
@@ -192,8 +200,7 @@ blur_sigma=0.0, rotation=0.0, scale=0.0, shear=0.0)
     unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:
         raise ValueError(
-            f"augmentation must name transformations among {AUGMENTATIONS}, got unknown "
-            f"{unknown}."
+            f"augmentation must name transformations among {AUGMENTATIONS}, got unknown {unknown}."
         )
     if not names:
         return None

@@ -149,9 +149,11 @@ def _forked_torch_rng(seed, device):
     """Seed torch's RNG (CPU, and the CUDA device in use) inside a fork that restores it after."""
     device = torch.device(device if device is not None else "cpu")
     cuda = device.type == "cuda"
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if (
-        cuda
-    ) else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()]
+        if (cuda)
+        else []
+    )
     with torch.random.fork_rng(devices=devices):
         torch.default_generator.manual_seed(seed)
         if cuda:
@@ -314,9 +316,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         """
         extra = self._routed_params()
         routed = {
-            k: params.pop(k)
-            for k in list(params)
-            if k.startswith(_ROUTED_PREFIXES) or k in extra
+            k: params.pop(k) for k in list(params) if k.startswith(_ROUTED_PREFIXES) or k in extra
         }
         super().set_params(**params)
         for key, value in routed.items():

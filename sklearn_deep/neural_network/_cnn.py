@@ -249,11 +249,14 @@ class CNNClassifier(BaseNeuralClassifier):
     def _build_module(self, sample_shape, n_classes):
         channels = tuple(int(c) for c in self.channels)
         if not channels or min(channels) < 1:
-            raise ValueError(f"channels must be a non-empty tuple of positive ints, got "
-                             f"channels={self.channels!r}.")
+            raise ValueError(
+                f"channels must be a non-empty tuple of positive ints, got "
+                f"channels={self.channels!r}."
+            )
         if self.residual and self.kernel_size % 2 == 0:
-            raise ValueError(f"residual=True needs an odd kernel_size, got "
-                             f"kernel_size={self.kernel_size}.")
+            raise ValueError(
+                f"residual=True needs an odd kernel_size, got kernel_size={self.kernel_size}."
+            )
         return ConvNet, {
             "input_shape": sample_shape,
             "n_classes": n_classes,

@@ -80,7 +80,7 @@ class LSTMClassifier(BaseSequenceClassifier):
         L2 penalty.
     lr_schedule : {'step', 'cosine'} or None, default=None
         Per-epoch learning-rate schedule.
-    max_epochs : int, default=20
+    max_epochs : int, default=10
         Passes over the training data.
     batch_size : int, default=32
         Mini-batch size.
@@ -171,7 +171,7 @@ class LSTMClassifier(BaseSequenceClassifier):
         momentum=0.9,
         weight_decay=0.0,
         lr_schedule=None,
-        max_epochs=20,
+        max_epochs=10,
         batch_size=32,
         early_stopping=False,
         validation_fraction=0.1,

@@ -231,8 +231,9 @@ class ConvNet(nn.Module):
                     BasicBlock(c_in, c_out, kernel_size, stride, normalization, activation, n_dims)
                 )
                 spatial = [
-                    conv_output_size(conv_output_size(s, kernel_size, stride, pad), kernel_size,
-                                     1, pad)
+                    conv_output_size(
+                        conv_output_size(s, kernel_size, stride, pad), kernel_size, 1, pad
+                    )
                     for s in spatial
                 ]
             else:
@@ -270,7 +271,7 @@ class ConvNet(nn.Module):
         kaiming_init_(self)
 
     def forward(self, x):
-        """Logits of shape ``(n_samples, n_classes)`` for ``x`` of shape ``(n_samples, *input_shape)``."""
+        """Logits of shape (n_samples, n_classes) for x of shape (n_samples, *input_shape)."""
         z = self.features(x)
         if self.head == "gap":
             z = z.mean(dim=tuple(range(2, z.ndim)))

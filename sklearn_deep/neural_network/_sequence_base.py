@@ -119,9 +119,7 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
                 if self.padding_idx is not None:
                     vocab = max(vocab, int(self.padding_idx) + 1)
             if self.padding_idx is not None and self.padding_idx >= vocab:
-                raise ValueError(
-                    f"padding_idx={self.padding_idx} must be < vocab_size={vocab}."
-                )
+                raise ValueError(f"padding_idx={self.padding_idx} must be < vocab_size={vocab}.")
             self._vocab_size = vocab
         return X
 
