@@ -2,6 +2,7 @@
 
 from ._base import load_old_faithful
 from ._bbc import load_bbc_news
+from ._fashion_mnist import load_fashion_mnist
 from ._ucr import (
     load_basic_motions,
     load_gunpoint,
@@ -13,6 +14,7 @@ from ._ucr import (
 __all__ = [
     "load_basic_motions",
     "load_bbc_news",
+    "load_fashion_mnist",
     "load_gunpoint",
     "load_italy_power_demand",
     "load_japanese_vowels",

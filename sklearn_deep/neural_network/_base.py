@@ -215,7 +215,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"step", "cosine"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -405,7 +405,14 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         return callbacks
 
-    def _make_net(self, sample_shape, n_classes, seed):
+    def _effective_batch_size(self, n_samples):
+        """``batch_size``, or for 'auto' ``clip(n_samples // 8, 8, 64)``: several steps per
+        epoch on tiny data sets, 64-sample batches on large ones."""
+        if self.batch_size == "auto":
+            return int(min(64, max(8, n_samples // 8)))
+        return int(self.batch_size)
+
+    def _make_net(self, sample_shape, n_classes, seed, n_samples):
         from skorch import NeuralNetClassifier
         from skorch.dataset import ValidSplit
 
@@ -429,7 +436,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             optimizer=_OPTIMIZERS[self.optimizer],
             lr=self.lr,
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self._effective_batch_size(n_samples),
             iterator_train=TensorBatchIterator,
             iterator_valid=TensorBatchIterator,
             iterator_train__shuffle=True,
@@ -509,7 +516,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         else:
             self._sample_shape = tuple(X.shape[1:])
             seed = self._seed()
-            self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed)
+            self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed, X.shape[0])
         self._train_epochs(X, codes, self.max_epochs, seed, initialize=not warm)
         return self
 
@@ -539,7 +546,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             codes = self._encode_y(y, classes=classes)
             self._sample_shape = tuple(X.shape[1:])
             seed = self._seed()
-            self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed)
+            self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed, X.shape[0])
         else:
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(

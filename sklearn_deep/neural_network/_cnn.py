@@ -75,10 +75,11 @@ class CNNClassifier(BaseNeuralClassifier):
         L2 penalty.
     lr_schedule : {'step', 'cosine'} or None, default=None
         Per-epoch learning-rate schedule.
-    max_epochs : int, default=20
+    max_epochs : int, default=10
         Passes over the training data.
-    batch_size : int, default=16
-        Mini-batch size.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)`` (several steps per
+        epoch on tiny data sets, batches of 64 on large ones).
     early_stopping : bool, default=False
         Stop when the loss on a held-out ``validation_fraction`` stops improving.
     validation_fraction : float, default=0.1
@@ -169,8 +170,8 @@ class CNNClassifier(BaseNeuralClassifier):
         momentum=0.9,
         weight_decay=0.0,
         lr_schedule=None,
-        max_epochs=20,
-        batch_size=16,
+        max_epochs=10,
+        batch_size="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
