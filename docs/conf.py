@@ -57,7 +57,6 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
-    "secondary_sidebar_items": ["page-toc", "sg_download_links", "sg_launcher_links"],
 }
 html_show_sourcelink = False
 
