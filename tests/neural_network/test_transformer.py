@@ -1,0 +1,147 @@
+"""TransformerClassifier: causal masking, positional encodings, padding, pipelines, real data.
+
+Also the one Pipeline + GridSearchCV(n_jobs=2) test shared by both sequence classifiers
+(spawning the workers dominates its cost, so it runs once).
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from sklearn_deep.neural_network._lstm import LSTMClassifier
+from sklearn_deep.neural_network._transformer import TransformerClassifier
+from sklearn_deep.preprocessing import TextToSequence
+
+FAST = dict(
+    d_model=16, n_heads=2, num_layers=1, dim_feedforward=32, max_epochs=15, lr=5e-3, random_state=0
+)
+
+
+def _token_task(n=200, T=10, vocab=15, seed=0):
+    """Class 1 iff token 3 occurs; random lengths, padded with 0 at the end."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(4, vocab, size=(n, T))
+    y = rng.integers(0, 2, size=n)
+    pos = rng.integers(0, T // 2, size=n)
+    X[y == 1, pos[y == 1]] = 3
+    lengths = rng.integers(T // 2 + 1, T + 1, size=n)
+    for row, length in zip(X, lengths):
+        row[length:] = 0
+    return X, y
+
+
+def _module_logits(clf, X):
+    module = clf.module_.double().eval()
+    with torch.no_grad():
+        return module(torch.as_tensor(X)).numpy()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(pooling="mean"),
+        dict(pooling="cls", positional_encoding="learned"),
+        dict(pooling="last", causal=True),
+    ],
+)
+def test_learns_tokens_and_padding_never_changes_predictions(params):
+    X, y = _token_task()
+    clf = TransformerClassifier(**FAST, **params).fit(X, y)
+    assert clf.score(X, y) > 0.85
+    logits = np.log(clf.predict_proba(X))
+    for i in range(0, len(X), 25):
+        length = int(np.flatnonzero(X[i])[-1]) + 1
+        short = _module_logits(clf, X[i : i + 1, :length])
+        np.testing.assert_allclose(logits[i] - logits[i].max(), short[0] - short[0].max())
+
+
+def test_causal_representation_at_t_ignores_later_tokens():
+    X, y = _token_task(n=80)
+    clf = TransformerClassifier(causal=True, pooling="last", **FAST).fit(X, y)
+    module = clf.module_.double().eval()
+    X2 = X.copy()
+    X2[:, 4:] = np.random.default_rng(1).integers(4, 15, size=(len(X), X.shape[1] - 4))
+    with torch.no_grad():
+        H, _ = module.encode(torch.as_tensor(X))
+        H2, _ = module.encode(torch.as_tensor(X2))
+    np.testing.assert_allclose(H[:, :4].numpy(), H2[:, :4].numpy(), atol=1e-12)
+    assert not np.allclose(H[:, 4:].numpy(), H2[:, 4:].numpy())
+
+
+def test_permutation_invariance_needs_no_positional_encoding():
+    rng = np.random.default_rng(0)
+    X = rng.integers(1, 15, size=(120, 8))  # no padding
+    y = (X == 3).any(axis=1).astype(int)
+    perm = rng.permutation(8)
+    bag = TransformerClassifier(positional_encoding=None, pooling="mean", **FAST).fit(X, y)
+    np.testing.assert_allclose(bag.predict_proba(X), bag.predict_proba(X[:, perm]), atol=1e-10)
+    seq = TransformerClassifier(positional_encoding="sinusoidal", pooling="mean", **FAST)
+    seq.fit(X, y)
+    assert not np.allclose(seq.predict_proba(X), seq.predict_proba(X[:, perm]), atol=1e-6)
+
+
+def test_multivariate_and_nan_padded_input():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 9, 2))
+    y = (X[:, :3, 1].sum(axis=1) > 0).astype(int)
+    lengths = rng.integers(4, 10, size=100)
+    for row, length in zip(X, lengths):
+        row[length:] = np.nan
+    clf = TransformerClassifier(padding_value=np.nan, **FAST).fit(X, y)
+    flat = clone(clf).set_params(input_shape=(9, 2)).fit(X.reshape(100, -1), y)
+    np.testing.assert_allclose(clf.predict_proba(X), flat.predict_proba(X.reshape(100, -1)))
+    i = int(np.argmin(lengths))
+    short = _module_logits(clf, X[i : i + 1, : lengths[i]])[0]
+    expected = np.exp(short - short.max()) / np.exp(short - short.max()).sum()
+    np.testing.assert_allclose(clf.predict_proba(X[i : i + 1])[0], expected)
+
+
+def test_parameter_errors():
+    X, y = _token_task(n=40)
+    with pytest.raises(ValueError, match="multiple of n_heads"):
+        TransformerClassifier(d_model=10, n_heads=4, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="pooling='cls'"):
+        TransformerClassifier(causal=True, pooling="cls", max_epochs=1).fit(X, y)
+
+
+DOCS_POS = ["great fun film", "a great story", "loved it, great", "fun and moving", "superb"]
+DOCS_NEG = ["dull boring film", "a bad story", "hated it, bad", "boring and slow", "awful"]
+
+
+def test_text_pipelines_in_grid_search_n_jobs_2():
+    docs = (DOCS_POS + DOCS_NEG) * 4
+    y = np.array(([1] * 5 + [0] * 5) * 4)
+    pipe = Pipeline([("tokens", TextToSequence()), ("clf", LSTMClassifier())])
+    grid = GridSearchCV(
+        pipe,
+        {
+            "clf": [
+                LSTMClassifier(hidden_size=16, embedding_dim=16, max_epochs=8, random_state=0),
+                TransformerClassifier(**FAST),
+            ],
+            "clf__max_epochs": [4, 8],
+        },
+        cv=2,
+        n_jobs=2,
+    ).fit(docs, y)
+    assert grid.best_score_ > 0.6
+    assert grid.predict(["great fun", "boring bad"]).tolist() == [1, 0]
+    assert {type(p["clf"]).__name__ for p in grid.cv_results_["params"]} == {
+        "LSTMClassifier",
+        "TransformerClassifier",
+    }
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sktime") is None, reason="sktime not installed")
+def test_real_data_italy_power_demand():
+    from sklearn_deep.datasets import load_italy_power_demand
+
+    X_tr, y_tr = load_italy_power_demand(split="train", return_X_y=True)
+    X_te, y_te = load_italy_power_demand(split="test", return_X_y=True)
+    clf = TransformerClassifier(max_epochs=30, random_state=0).fit(X_tr, y_tr)
+    assert clf.score(X_te, y_te) > 0.9  # published 1-NN DTW: 0.95, ROCKET: 0.97
