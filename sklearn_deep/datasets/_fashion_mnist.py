@@ -133,8 +133,7 @@ def load_fashion_mnist(*, subset="train", data_home=None, return_X_y=False):
         y = _read_idx(_find(data_home, label_stem))
         if X.ndim != 3 or y.ndim != 1 or X.shape[0] != y.shape[0]:
             raise ValueError(
-                f"Fashion-MNIST {part} files are inconsistent: images {X.shape}, labels "
-                f"{y.shape}."
+                f"Fashion-MNIST {part} files are inconsistent: images {X.shape}, labels {y.shape}."
             )
         images.append(X)
         labels.append(y.astype(np.int64))

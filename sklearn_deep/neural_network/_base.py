@@ -64,6 +64,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ._callbacks import early_stopping_callback, lr_schedule_callback
+
 __all__ = ["BaseNeuralClassifier", "TensorBatchIterator"]
 
 _ROUTED_PREFIXES = (
@@ -138,10 +140,6 @@ class TensorBatchIterator:
                     xb = xb.to(self.device)
                 xb = self.transform(xb)
             yield xb, yb
-
-
-def _silent(*args, **kwargs):
-    """A picklable sink that drops skorch's messages (``verbose=0``)."""
 
 
 @contextmanager
@@ -266,8 +264,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             setattr(self, key, value)
 
     # ------------------------------------------------------------------ parameters
-    def _routed_params(self):
-        """Keyword arguments beyond the signature (skorch-style routed parameters)."""
+    def _extra_params(self):
+        """Keyword arguments beyond the signature (routed parameters, or base parameters that a
+        subclass leaves out of its own signature); reported by get_params so clone keeps them."""
         explicit = set(self._get_param_names())
         return {
             k: v
@@ -275,9 +274,16 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             if k not in explicit and not k.startswith("_") and not k.endswith("_")
         }
 
+    def _routed_params(self):
+        """skorch-style routed parameters (``module__*``, ``optimizer__*``, ...)."""
+        return {k: v for k, v in self._extra_params().items() if k.startswith(_ROUTED_PREFIXES)}
+
     def _validate_params(self):
         super()._validate_params()
-        unknown = [k for k in self._routed_params() if not k.startswith(_ROUTED_PREFIXES)]
+        base = set(BaseNeuralClassifier._get_param_names())
+        unknown = [
+            k for k in self._extra_params() if not k.startswith(_ROUTED_PREFIXES) and k not in base
+        ]
         if unknown:
             raise InvalidParameterError(
                 f"Unknown parameters {unknown} for {type(self).__name__}: keyword arguments "
@@ -299,7 +305,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             Parameter names mapped to their values.
         """
         params = super().get_params(deep=deep)
-        params.update(self._routed_params())
+        params.update(self._extra_params())
         return params
 
     def set_params(self, **params):
@@ -314,7 +320,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : estimator instance
         """
-        extra = self._routed_params()
+        extra = self._extra_params()
         routed = {
             k: params.pop(k) for k in list(params) if k.startswith(_ROUTED_PREFIXES) or k in extra
         }
@@ -367,41 +373,14 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         return self._label_encoder.transform(y)
 
-    def _callback_list(self, seed):
-        from skorch.callbacks import EarlyStopping, LRScheduler
-
+    def _callback_list(self):
         callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
-        if self.lr_schedule == "step":
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy=torch.optim.lr_scheduler.StepLR,
-                        step_size=max(1, self.max_epochs // 3),
-                        gamma=0.1,
-                    ),
-                )
-            )
-        elif self.lr_schedule == "cosine":
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
-                    ),
-                )
-            )
+        schedule = lr_schedule_callback(self.lr_schedule, self.max_epochs)
+        if schedule is not None:
+            callbacks.append(("lr_schedule", schedule))
         if self.early_stopping:
             callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                        sink=print if self.verbose else _silent,
-                    ),
-                )
+                ("early_stopping", early_stopping_callback(self.n_iter_no_change, self.verbose))
             )
         return callbacks
 
@@ -443,7 +422,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__transform=self._train_batch_transform(tuple(sample_shape)),
             iterator_train__device=self.device,
             train_split=train_split,
-            callbacks=self._callback_list(seed),
+            callbacks=self._callback_list(),
             classes=list(range(n_classes)),
             verbose=self.verbose,
             device=self.device,
