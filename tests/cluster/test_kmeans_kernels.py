@@ -1,0 +1,308 @@
+"""The k-means Numba kernels against NumPy oracles."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.spatial.distance import cdist
+
+from sklearn_deep._numba_config import numba_threads
+from sklearn_deep.cluster import _kmeans_kernels as K
+from sklearn_deep.cluster._kmeans import _n_blocks, _relocate_empty_clusters
+
+
+def _data(n=700, d=7, k=9, dtype=np.float64, seed=0, sparse=False):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d)
+    if sparse:
+        X[rng.rand(n, d) < 0.6] = 0.0
+    X = X.astype(dtype)
+    centers = X[rng.choice(n, k, replace=False)] + rng.randn(k, d).astype(dtype) * 0.1
+    sw = rng.uniform(0.5, 2.0, size=n).astype(dtype)
+    return X, centers.astype(dtype), sw
+
+
+def _buffers(n, k, d):
+    nb = _n_blocks(n)
+    return (
+        np.full(n, -1, dtype=np.int32),
+        np.empty((nb, k, d)),
+        np.empty((nb, k)),
+        np.zeros(nb, dtype=np.int64),
+    )
+
+
+def _oracle_step(X, sw, centers):
+    dist = cdist(X.astype(np.float64), centers.astype(np.float64), "sqeuclidean")
+    labels = dist.argmin(axis=1)
+    k = centers.shape[0]
+    sums = np.zeros((k, X.shape[1]))
+    np.add.at(sums, labels, X.astype(np.float64) * sw[:, None])
+    wsum = np.bincount(labels, weights=sw, minlength=k)
+    return dist, labels, sums, wsum
+
+
+def test_block_count_depends_on_n_samples_only():
+    assert K._n_blocks(0) == 0
+    assert K._n_blocks(1) == 1
+    assert K._n_blocks(K.CHUNK_SIZE) == 1
+    assert K._n_blocks(K.CHUNK_SIZE + 1) == 2
+    assert K._n_blocks(10**7) == K.MAX_BLOCKS
+    for n in [1, 255, 256, 257, 5000, 10**6]:
+        assert _n_blocks(n) == K._n_blocks(n)
+        nb = K._n_blocks(n)
+        bounds = [K._block_bounds(b, nb, n) for b in range(nb)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(bounds[b][1] == bounds[b + 1][0] for b in range(nb - 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lloyd_iter_dense_matches_oracle(dtype):
+    X, centers, sw = _data(dtype=dtype)
+    n, d = X.shape
+    k = centers.shape[0]
+    labels, sums, wsums, n_changed = _buffers(n, k, d)
+    K._lloyd_iter_dense(
+        X, sw, np.ascontiguousarray(centers.T), labels, sums, wsums, n_changed, True
+    )
+    _, ref_labels, ref_sums, ref_w = _oracle_step(X, sw, centers)
+    assert_array_equal(labels, ref_labels)
+    assert n_changed.sum() == n  # every label changed from -1
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(sums.sum(axis=0), ref_sums, rtol=rtol, atol=rtol)
+    assert_allclose(wsums.sum(axis=0), ref_w, rtol=rtol)
+    # second pass with the same centres changes nothing
+    K._lloyd_iter_dense(
+        X, sw, np.ascontiguousarray(centers.T), labels, sums, wsums, n_changed, False
+    )
+    assert n_changed.sum() == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lloyd_iter_sparse_matches_oracle(dtype):
+    X, centers, sw = _data(dtype=dtype, sparse=True)
+    Xs = sp.csr_matrix(X)
+    n, d = X.shape
+    k = centers.shape[0]
+    labels, sums, wsums, n_changed = _buffers(n, k, d)
+    norms = (centers**2).sum(axis=1)
+    K._lloyd_iter_sparse(
+        Xs.data, Xs.indices, Xs.indptr, sw, centers, norms, labels, sums, wsums, n_changed, True
+    )
+    _, ref_labels, ref_sums, ref_w = _oracle_step(X, sw, centers)
+    assert_array_equal(labels, ref_labels)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(sums.sum(axis=0), ref_sums, rtol=rtol, atol=rtol)
+    assert_allclose(wsums.sum(axis=0), ref_w, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hamerly_matches_plain_lloyd_and_keeps_valid_bounds(dtype):
+    X, centers, sw = _data(n=1500, d=5, k=12, dtype=dtype, seed=1)
+    n, d = X.shape
+    k = centers.shape[0]
+    eps = 16.0 * (d + 4) * float(np.finfo(dtype).eps)
+    lab_h, sums_h, wsums_h, ch_h = _buffers(n, k, d)
+    lab_l, sums_l, wsums_l, ch_l = _buffers(n, k, d)
+    upper, lower = np.zeros(n), np.zeros(n)
+    shift, half_sep = np.zeros(k), np.empty(k)
+    csum, wic = np.empty((k, d)), np.empty(k)
+    c = centers.copy()
+    for it in range(8):
+        ct = np.ascontiguousarray(c.T)
+        K._hamerly_iter_dense(
+            X,
+            sw,
+            c,
+            ct,
+            half_sep,
+            shift,
+            upper,
+            lower,
+            lab_h,
+            sums_h,
+            wsums_h,
+            ch_h,
+            it > 0,
+            True,
+            eps,
+        )
+        K._lloyd_iter_dense(X, sw, ct, lab_l, sums_l, wsums_l, ch_l, True)
+        assert_array_equal(lab_h, lab_l)
+        assert ch_h.sum() == ch_l.sum()
+        assert_array_equal(sums_h, sums_l)  # same accumulation order: bit-identical
+        # bounds: upper >= distance to own centre, lower <= distance to any other centre
+        dist = np.sqrt(cdist(X.astype(np.float64), c.astype(np.float64), "sqeuclidean"))
+        own = dist[np.arange(n), lab_h]
+        assert np.all(upper >= own * (1 - 1e-12))
+        others = dist.copy()
+        others[np.arange(n), lab_h] = np.inf
+        assert np.all(lower <= others.min(axis=1) * (1 + 1e-12))
+        K._reduce_blocks(sums_h, wsums_h, csum, wic)
+        c_new = np.empty_like(c)
+        K._finish_mstep(csum, wic, c, c_new, shift, half_sep, eps, True)
+        c = c_new
+
+
+def test_reduce_and_finish_mstep():
+    rng = np.random.RandomState(0)
+    sums = rng.randn(5, 4, 3)
+    wsums = rng.uniform(1, 2, size=(5, 4))
+    wsums[:, 2] = 0.0  # cluster 2 empty
+    csum, wic = np.empty((4, 3)), np.empty(4)
+    K._reduce_blocks(sums, wsums, csum, wic)
+    assert_allclose(csum, sums.sum(axis=0))
+    assert_allclose(wic, wsums.sum(axis=0))
+    old = rng.randn(4, 3)
+    new = np.empty((4, 3), dtype=np.float32)
+    shift, half_sep = np.empty(4), np.empty(4)
+    raw = sums.sum(axis=0)
+    expected = raw / np.where(wic > 0, wic, 1.0)[:, None]
+    heaviest = int(np.argmax(wic))
+    # an empty cluster copies the heaviest one's row as it is at that point of the loop
+    # (scikit-learn's _average_centers: still a raw sum if the heaviest comes later)
+    expected[2] = expected[heaviest] if heaviest < 2 else raw[heaviest]
+    K._finish_mstep(csum, wic, old, new, shift, half_sep, 0.0, True)
+    assert_allclose(new, expected, rtol=1e-6)
+    assert_allclose(shift, np.linalg.norm(new.astype(np.float64) - old, axis=1))
+    pair = cdist(new.astype(np.float64), new.astype(np.float64))
+    np.fill_diagonal(pair, np.inf)
+    assert_allclose(half_sep, pair.min(axis=1) / 2)
+    assert_allclose(K._half_separation(new, 0.0), half_sep)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inertia_kernels(dtype):
+    X, centers, sw = _data(dtype=dtype, sparse=True)
+    Xs = sp.csr_matrix(X)
+    labels = np.random.RandomState(0).randint(centers.shape[0], size=X.shape[0]).astype(np.int32)
+    dist = ((X.astype(np.float64) - centers[labels]) ** 2).sum(axis=1)
+    expected = np.sum(dist * sw)
+    norms = (centers**2).sum(axis=1)
+    dense = K._inertia_dense(X, sw, centers, labels, -1)
+    sparse = K._inertia_sparse(Xs.data, Xs.indices, Xs.indptr, sw, centers, norms, labels, -1)
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    assert_allclose(dense, expected, rtol=rtol)
+    assert_allclose(sparse, expected, rtol=rtol)
+    mask = labels == 1
+    expected1 = np.sum(dist[mask] * sw[mask])
+    assert_allclose(K._inertia_dense(X, sw, centers, labels, 1), expected1, rtol=rtol)
+    assert_allclose(
+        K._inertia_sparse(Xs.data, Xs.indices, Xs.indptr, sw, centers, norms, labels, 1),
+        expected1,
+        rtol=rtol,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_euclidean_kernels(dtype):
+    X, centers, _ = _data(dtype=dtype, sparse=True)
+    Xs = sp.csr_matrix(X)
+    expected = cdist(X.astype(np.float64), centers.astype(np.float64))
+    out = np.empty((X.shape[0], centers.shape[0]), dtype=dtype)
+    K._euclidean_dense(X, np.ascontiguousarray(centers.T), out)
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    assert_allclose(out, expected, rtol=rtol)
+    out2 = np.empty_like(out)
+    norms = (centers**2).sum(axis=1)
+    K._euclidean_sparse(Xs.data, Xs.indices, Xs.indptr, centers, norms, out2)
+    assert_allclose(out2, expected, rtol=rtol, atol=1e-3 if dtype == np.float32 else 1e-6)
+    d_own = np.empty(X.shape[0], dtype=dtype)
+    labels = np.zeros(X.shape[0], dtype=np.int32)
+    K._sqdist_to_assigned_sparse(Xs.data, Xs.indices, Xs.indptr, centers, norms, labels, d_own)
+    assert_allclose(
+        d_own, expected[:, 0] ** 2, rtol=rtol, atol=1e-3 if dtype == np.float32 else 1e-6
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_kmeanspp_trials(dtype, sparse):
+    X, _, sw = _data(n=600, dtype=dtype, sparse=sparse)
+    rng = np.random.RandomState(3)
+    candidates = X[rng.choice(X.shape[0], 4)]
+    closest = (rng.uniform(0, 10, size=X.shape[0])).astype(dtype)
+    nb = _n_blocks(X.shape[0])
+    dist = np.empty((4, X.shape[0]), dtype=dtype)
+    pots = np.empty((nb, 4))
+    if sparse:
+        Xs = sp.csr_matrix(X)
+        norms = (X.astype(np.float64) ** 2).sum(axis=1).astype(dtype)
+        K._kmeanspp_trials_sparse(
+            Xs.data, Xs.indices, Xs.indptr, norms, sw, candidates, closest, dist, pots
+        )
+    else:
+        K._kmeanspp_trials_dense(X, sw, candidates, closest, dist, pots)
+    expected = np.minimum(
+        closest[None, :], cdist(candidates.astype(np.float64), X.astype(np.float64), "sqeuclidean")
+    )
+    rtol = 1e-5 if dtype == np.float32 else 1e-9
+    assert_allclose(dist, expected, rtol=rtol, atol=1e-4 if sparse else 0)
+    assert_allclose(pots.sum(axis=0), expected @ sw.astype(np.float64), rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeanspp_searchsorted_matches_numpy(dtype):
+    rng = np.random.RandomState(0)
+    for n in [1, 5, 300]:
+        sw = rng.uniform(0, 2, size=n).astype(dtype)
+        closest = rng.uniform(0, 3, size=n).astype(dtype)
+        closest[rng.rand(n) < 0.2] = 0.0
+        cum = np.cumsum(sw * closest)
+        total = cum[-1]
+        vals = np.concatenate([rng.uniform(size=7) * total, [0.0, total, total * 1.5]])
+        out = np.empty(vals.shape[0], dtype=np.int64)
+        K._kmeanspp_searchsorted(sw, closest, vals, out)
+        expected = np.clip(np.searchsorted(cum, vals), None, n - 1)
+        assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_relocate_empty_clusters(sparse):
+    # scikit-learn's test of _relocate_empty_clusters_(dense/sparse)
+    X = np.array([-10.0, -9.5, -9, -8.5, -8, -1, 1, 9, 9.5, 10]).reshape(-1, 1)
+    Xin = sp.csr_matrix(X) if sparse else X
+    sample_weight = np.ones(10)
+    centers_old = np.array([-10.0, -10, -10]).reshape(-1, 1)
+    centers_new = np.array([-16.5, -10, -10]).reshape(-1, 1)
+    weight_in_clusters = np.array([10.0, 0, 0])
+    labels = np.zeros(10, dtype=np.int32)
+    _relocate_empty_clusters(
+        Xin, sample_weight, centers_old, centers_new, weight_in_clusters, labels
+    )
+    assert_array_equal(weight_in_clusters, [8, 1, 1])
+    assert_allclose(centers_new, [[-36], [10], [9.5]])
+
+
+def test_kernels_independent_of_thread_count():
+    X, centers, sw = _data(n=20000, d=6, k=10, seed=4)
+    n, d = X.shape
+    k = centers.shape[0]
+    out = []
+    for n_threads in (1, 2):
+        with numba_threads(n_threads):
+            labels, sums, wsums, n_changed = _buffers(n, k, d)
+            K._lloyd_iter_dense(
+                X, sw, np.ascontiguousarray(centers.T), labels, sums, wsums, n_changed, True
+            )
+            inertia = K._inertia_dense(X, sw, centers, labels, -1)
+            out.append((labels, sums, wsums, inertia))
+    assert_array_equal(out[0][0], out[1][0])
+    assert_array_equal(out[0][1], out[1][1])
+    assert_array_equal(out[0][2], out[1][2])
+    assert out[0][3] == out[1][3]
+
+
+def test_float32_and_float64_kernels_agree():
+    X, centers, sw = _data(n=2000, d=4, k=6, seed=2)
+    res = {}
+    for dtype in (np.float32, np.float64):
+        Xd, cd, swd = X.astype(dtype), centers.astype(dtype), sw.astype(dtype)
+        labels, sums, wsums, n_changed = _buffers(*X.shape[:1], *centers.shape)
+        K._lloyd_iter_dense(
+            Xd, swd, np.ascontiguousarray(cd.T), labels, sums, wsums, n_changed, True
+        )
+        res[dtype] = (labels, sums.sum(axis=0), K._inertia_dense(Xd, swd, cd, labels, -1))
+    assert_array_equal(res[np.float32][0], res[np.float64][0])
+    assert_allclose(res[np.float32][1], res[np.float64][1], rtol=1e-5, atol=1e-4)
+    assert_allclose(res[np.float32][2], res[np.float64][2], rtol=1e-5)
