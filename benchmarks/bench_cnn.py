@@ -38,7 +38,7 @@ from sklearn_deep.datasets import load_fashion_mnist
 from sklearn_deep.neural_network import CNNClassifier, ConvNet
 
 ARCH = dict(
-    channels=(32, 64, 128),
+    channels=(32, 64),
     kernel_size=3,
     normalization="batch",
     pooling="max",
@@ -169,13 +169,13 @@ def main():
         for _ in range(args.overhead_repeats):
             module, w, _ = _timed(lambda: hand_written_fit(Xo, yo, ep, bs, lr, args.seed))
             hand.append(w)
-            hand_pred.append(_timed(lambda: hand_written_predict(module, X_test))[1])
+            hand_pred.append(_timed(lambda m=module: hand_written_predict(m, X_test))[1])
             clf = CNNClassifier(
                 input_shape=(1, 28, 28), max_epochs=ep, random_state=args.seed, **ARCH, **TRAIN
             )
-            _, w, _ = _timed(lambda: clf.fit(Xo, yo))
+            _, w, _ = _timed(lambda c=clf: c.fit(Xo, yo))
             ours.append(w)
-            ours_pred.append(_timed(lambda: clf.predict(X_test))[1])
+            ours_pred.append(_timed(lambda c=clf: c.predict(X_test))[1])
         result["overhead"] = {
             "n_train": n,
             "epochs": ep,

@@ -42,7 +42,9 @@ A concrete classifier subclasses :class:`BaseNeuralClassifier` and
    arguments that give it its shapes and architecture; the user's ``module__*`` parameters
    override or extend these kwargs;
 4. may override ``_train_batch_transform(self, sample_shape)`` to return a callable applied to
-   every *training* batch tensor (data augmentation), never at prediction time;
+   every *training* batch tensor (data augmentation), never at prediction time, and
+   ``_callback_list(self, seed)`` to append skorch callbacks (gradient clipping, say) to the
+   list the base builds afresh for every fit;
 5. may extend ``__sklearn_tags__``.
 
 Fitted attributes set by the base: ``classes_``, ``n_features_in_`` (and
@@ -373,7 +375,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         return self._label_encoder.transform(y)
 
-    def _callback_list(self):
+    def _callback_list(self, seed):
+        """Fresh skorch callbacks for one fit (subclasses may append their own; ``seed`` is
+        this fit's torch seed, for callbacks that draw random numbers)."""
         callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
         schedule = lr_schedule_callback(self.lr_schedule, self.max_epochs)
         if schedule is not None:
@@ -422,7 +426,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__transform=self._train_batch_transform(tuple(sample_shape)),
             iterator_train__device=self.device,
             train_split=train_split,
-            callbacks=self._callback_list(),
+            callbacks=self._callback_list(seed),
             classes=list(range(n_classes)),
             verbose=self.verbose,
             device=self.device,
