@@ -17,6 +17,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..cluster import KMeans, kmeans_plusplus
+
 
 def _check_shape(param, param_shape, name):
     """Raise scikit-learn's ValueError unless ``param.shape == param_shape``.
@@ -36,21 +38,11 @@ def _check_shape(param, param_shape, name):
 
 def _kmeans_labels(X, n_clusters, random_state):
     """Labels of a single-restart k-means, drawing from ``random_state`` as scikit-learn."""
-    try:  # TEMPORARY fallback until sklearn_deep.cluster lands
-        from ..cluster import KMeans
-    except ImportError:
-        from sklearn.cluster import KMeans
-
     return KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state).fit(X).labels_
 
 
 def _kmeans_plusplus_indices(X, n_clusters, random_state):
     """Indices of the k-means++ seeds, drawing from ``random_state`` as scikit-learn."""
-    try:  # TEMPORARY fallback until sklearn_deep.cluster lands
-        from ..cluster import kmeans_plusplus
-    except ImportError:
-        from sklearn.cluster import kmeans_plusplus
-
     _, indices = kmeans_plusplus(X, n_clusters, random_state=random_state)
     return indices
 

@@ -1,12 +1,14 @@
 """Gaussian Mixture Model fitted by EM on Numba kernels (drop-in for scikit-learn 1.9's)."""
 
 import math
+from contextlib import nullcontext
 
 import numpy as np
 from scipy import linalg
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
 
+from .._numba_config import numba_threads
 from . import _gaussian_mixture_kernels as _k
 from ._base import BaseMixture, _check_shape
 
@@ -15,6 +17,14 @@ _BLOCK = 256
 # Upper bounds on the number of M-step partial results and on their memory.
 _MAX_CHUNKS = 64
 _MAX_PARTIAL_BYTES = 32 << 20
+# Below this many multiply-adds a kernel runs on the calling thread: waking a thread pool
+# costs more than the work (and far more on a busy machine). Results are the same.
+_MIN_PARALLEL_WORK = 1 << 20
+
+
+def _threads_for(work):
+    """Context: one Numba thread for small kernels, the user's setting otherwise."""
+    return numba_threads(1) if work < _MIN_PARALLEL_WORK else nullcontext()
 
 
 def _chunking(n_samples, n_components, n_features):
@@ -199,7 +209,8 @@ def _moments(X, resp, second):
     nk_part = np.empty((n_chunks, k))
     sx_part = np.empty((n_chunks, k, d))
     sxx_part = np.empty((n_chunks, k, d) if second else (1, 1, 1))
-    _k._mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part)
+    with _threads_for(n * k * d * (2 if second else 1)):
+        _k._mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part)
     sxx = sxx_part.sum(axis=0) if second else None
     return nk_part.sum(axis=0), sx_part.sum(axis=0), sxx
 
@@ -210,7 +221,8 @@ def _scatter_full(X, resp, means):
     k = resp.shape[1]
     chunk, n_chunks = _chunking(n, k, d)
     part = np.empty((n_chunks, k, d, d))
-    _k._mstep_scatter_full(X, resp, means, chunk, min(_BLOCK, chunk), part)
+    with _threads_for(n * k * d * (d + 3) // 2):
+        _k._mstep_scatter_full(X, resp, means, chunk, min(_BLOCK, chunk), part)
     return part.sum(axis=0)
 
 
@@ -219,7 +231,8 @@ def _gram(X):
     n, d = X.shape
     chunk, n_chunks = _chunking(n, 1, d)
     part = np.empty((n_chunks, d, d))
-    _k._gram(X, chunk, min(_BLOCK, chunk), part)
+    with _threads_for(n * d * (d + 1) // 2):
+        _k._gram(X, chunk, min(_BLOCK, chunk), part)
     return part.sum(axis=0)
 
 
@@ -276,9 +289,11 @@ def _estimate_gaussian_covariances_full(resp, X, nk, means, reg_covar):
     covariances : ndarray of shape (n_components, n_features, n_features)
         The covariance matrix of the current components.
     """
+    # scikit-learn stores full covariances in the dtype of X (even with float64 resp)
+    x_dtype = np.result_type(np.asarray(X).dtype, np.float32)
     X, resp = _work_arrays(X, resp)
     means = _broadcast_means(means, resp, X, X.dtype)
-    return _full_from_scatter(_scatter_full(X, resp, means), nk, reg_covar, X.dtype)
+    return _full_from_scatter(_scatter_full(X, resp, means), nk, reg_covar, x_dtype)
 
 
 def _estimate_gaussian_covariances_tied(resp, X, nk, means, reg_covar):
@@ -384,6 +399,7 @@ def _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type):
         The covariance matrix of the current components.
         The shape depends of the covariance_type.
     """
+    x_dtype = np.result_type(np.asarray(X).dtype, np.float32)
     X, resp = _work_arrays(X, resp)
     dtype = X.dtype
     second = covariance_type in ("diag", "spherical")
@@ -391,7 +407,8 @@ def _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type):
     nk = nk64.astype(dtype) + 10 * np.finfo(dtype).eps
     means = sx.astype(dtype) / nk[:, np.newaxis]
     if covariance_type == "full":
-        covariances = _full_from_scatter(_scatter_full(X, resp, means), nk, reg_covar, dtype)
+        # stored in the dtype of X, as scikit-learn does (float64 resp on float32 X)
+        covariances = _full_from_scatter(_scatter_full(X, resp, means), nk, reg_covar, x_dtype)
     elif covariance_type == "tied":
         covariances = _tied_from_gram(_gram(X), nk, means, reg_covar, dtype)
     else:
@@ -571,18 +588,30 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode):
         out = np.empty((0, n_components), dtype=dtype)
     else:
         out = np.empty((n_samples, n_components), dtype=dtype)
-    if covariance_type in ("full", "tied"):
-        triangular = not np.any(np.tril(precisions_chol, -1))
-        kernel = _k._estep_full if covariance_type == "full" else _k._estep_tied
-        log_det = log_det if covariance_type == "full" else float(log_det)
-        kernel(X, means, precisions_chol, triangular, log_det, log_weights, _BLOCK, mode, out,
-               log_prob_norm)
-    else:
-        precisions = precisions_chol**2
-        if covariance_type == "spherical":
-            precisions = np.repeat(precisions[:, np.newaxis], n_features, axis=1)
-        _k._estep_diag(X, means, np.ascontiguousarray(precisions), log_det, log_weights, _BLOCK,
-                       mode, out, log_prob_norm)
+    work = n_samples * n_components * (n_features * (n_features + 1) // 2 + 4)
+    with _threads_for(work):
+        if covariance_type in ("full", "tied"):
+            triangular = not np.any(np.tril(precisions_chol, -1))
+            # zero rows up to a multiple of 4: the kernels multiply-add four rows per pass
+            d_pad = -(-n_features // 4) * 4
+            if covariance_type == "full":
+                padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
+                padded[:, :n_features, :n_features] = precisions_chol
+            else:
+                padded = np.zeros((d_pad, n_features), dtype=dtype)
+                padded[:n_features] = precisions_chol
+            if covariance_type == "full":
+                _k._estep_full(X, means, padded, triangular, log_det, log_weights, _BLOCK, mode,
+                               out, log_prob_norm)
+            else:
+                _k._estep_tied(X, means, padded, triangular, float(log_det), log_weights, _BLOCK,
+                               mode, out, log_prob_norm)
+        else:
+            precisions = precisions_chol**2
+            if covariance_type == "spherical":
+                precisions = np.repeat(precisions[:, np.newaxis], n_features, axis=1)
+            _k._estep_diag(X, means, np.ascontiguousarray(precisions), log_det, log_weights, _BLOCK,
+                           mode, out, log_prob_norm)
     return log_prob_norm, (None if mode == _k.MODE_NONE else out)
 
 

@@ -35,7 +35,10 @@ MODE_WEIGHTED_LOG_PROB = 1  # log pi_k + log N(x_i | mu_k, Sigma_k)
 MODE_LOG_RESP = 2  # log responsibilities
 MODE_RESP = 3  # responsibilities
 
-# fast-math flags allowed for plain accumulations (no -inf/NaN assumptions)
+# fast-math flags allowed for plain accumulations (no -inf/NaN assumptions): fused
+# multiply-adds everywhere in the matrix-product helpers, re-association only in the
+# dot-product reductions of the M-step (needed to vectorise them).
+_PRODUCT_FASTMATH = {"contract"}
 _ACCUM_FASTMATH = {"reassoc", "contract", "nsz"}
 
 
@@ -112,16 +115,108 @@ def _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf):
 
 @njit(cache=CACHE)
 def _means_times_factor(means, prec_chol):
-    """``means[k] @ prec_chol[k]`` for every component, shape (n_components, n_features)."""
+    """``means[k] @ prec_chol[k, :d]`` for every component, shape (n_components, n_columns)."""
     k, d = means.shape
-    out = np.empty((k, d), dtype=means.dtype)
+    n_cols = prec_chol.shape[2]
+    out = np.empty((k, n_cols), dtype=means.dtype)
     for c in range(k):
-        for j in range(d):
+        for j in range(n_cols):
             s = 0.0
             for p in range(d):
                 s += means[c, p] * prec_chol[c, p, j]
             out[c, j] = s
     return out
+
+
+@njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
+def _xu_column(Xt, m, U, j, p_end, shift, acc):
+    """``acc[:m] = Xt[:p_end, :m].T @ U[:p_end, j] - shift``, four rows of ``Xt`` per pass.
+
+    ``p_end`` must be a multiple of 4 (``Xt`` and ``U`` are zero-padded to that many rows),
+    so one store of ``acc`` serves four multiply-adds; the innermost loops run over the
+    ``m`` contiguous samples and vectorise.
+    """
+    u0 = U[0, j]
+    u1 = U[1, j]
+    u2 = U[2, j]
+    u3 = U[3, j]
+    x0 = Xt[0]
+    x1 = Xt[1]
+    x2 = Xt[2]
+    x3 = Xt[3]
+    for i in range(m):
+        acc[i] = u0 * x0[i] + u1 * x1[i] + u2 * x2[i] + u3 * x3[i] - shift
+    for p in range(4, p_end, 4):
+        u0 = U[p, j]
+        u1 = U[p + 1, j]
+        u2 = U[p + 2, j]
+        u3 = U[p + 3, j]
+        x0 = Xt[p]
+        x1 = Xt[p + 1]
+        x2 = Xt[p + 2]
+        x3 = Xt[p + 3]
+        for i in range(m):
+            acc[i] = acc[i] + u0 * x0[i] + u1 * x1[i] + u2 * x2[i] + u3 * x3[i]
+
+
+@njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
+def _quad_tile4(Xt, m, U, j, p_end, shift, acc, quad):
+    """``quad[:m] += sum_{c<4} (Xt[:p_end, :m].T @ U[:p_end, j + c] - shift[j + c]) ** 2``.
+
+    A 4 x 4 register tile: each pass over the samples reads four rows of ``Xt`` and
+    updates four output columns (16 multiply-adds per 4 loads and 4 stores of ``acc``).
+    ``U`` and ``shift`` are zero-padded to a multiple of 4 columns and ``Xt``/``U`` to a
+    multiple of 4 rows; ``p_end`` is a multiple of 4. ``acc`` has shape (4, m).
+    """
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
+    for p in range(0, p_end, 4):
+        x0 = Xt[p]
+        x1 = Xt[p + 1]
+        x2 = Xt[p + 2]
+        x3 = Xt[p + 3]
+        u00 = U[p, j]
+        u01 = U[p, j + 1]
+        u02 = U[p, j + 2]
+        u03 = U[p, j + 3]
+        u10 = U[p + 1, j]
+        u11 = U[p + 1, j + 1]
+        u12 = U[p + 1, j + 2]
+        u13 = U[p + 1, j + 3]
+        u20 = U[p + 2, j]
+        u21 = U[p + 2, j + 1]
+        u22 = U[p + 2, j + 2]
+        u23 = U[p + 2, j + 3]
+        u30 = U[p + 3, j]
+        u31 = U[p + 3, j + 1]
+        u32 = U[p + 3, j + 2]
+        u33 = U[p + 3, j + 3]
+        if p == 0:
+            s0 = shift[j]
+            s1 = shift[j + 1]
+            s2 = shift[j + 2]
+            s3 = shift[j + 3]
+            for i in range(m):
+                a0[i] = u00 * x0[i] + u10 * x1[i] + u20 * x2[i] + u30 * x3[i] - s0
+                a1[i] = u01 * x0[i] + u11 * x1[i] + u21 * x2[i] + u31 * x3[i] - s1
+                a2[i] = u02 * x0[i] + u12 * x1[i] + u22 * x2[i] + u32 * x3[i] - s2
+                a3[i] = u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i] - s3
+        else:
+            for i in range(m):
+                a0[i] = a0[i] + u00 * x0[i] + u10 * x1[i] + u20 * x2[i] + u30 * x3[i]
+                a1[i] = a1[i] + u01 * x0[i] + u11 * x1[i] + u21 * x2[i] + u31 * x3[i]
+                a2[i] = a2[i] + u02 * x0[i] + u12 * x1[i] + u22 * x2[i] + u32 * x3[i]
+                a3[i] = a3[i] + u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i]
+    for i in range(m):
+        quad[i] += a0[i] * a0[i] + a1[i] * a1[i] + a2[i] * a2[i] + a3[i] * a3[i]
+
+
+@njit(cache=CACHE)
+def _padded(n):
+    """``n`` rounded up to a multiple of 4."""
+    return (n + 3) // 4 * 4
 
 
 @njit(cache=CACHE, parallel=True)
@@ -133,9 +228,10 @@ def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mo
     ----------
     X : ndarray of shape (n_samples, n_features)
     means : ndarray of shape (n_components, n_features)
-    prec_chol : ndarray of shape (n_components, n_features, n_features)
-        Precision Cholesky factors; when ``triangular`` they must be upper triangular
-        and the zero lower part is skipped.
+    prec_chol : ndarray of shape (n_components, n_features_padded, n_features_padded)
+        Precision Cholesky factors, zero-padded to ``n_features_padded``, the next
+        multiple of 4, rows and columns. When ``triangular`` they are upper triangular
+        and the zero lower part is skipped (in 4 x 4 tiles).
     triangular : bool
     log_det : ndarray of shape (n_components,), float64
         ``sum(log(diag(prec_chol[k])))``.
@@ -152,6 +248,7 @@ def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mo
     """
     n, d = X.shape
     k = means.shape[0]
+    d_pad = prec_chol.shape[1]
     muL = _means_times_factor(means, prec_chol)
     const = np.empty(k)
     for c in range(k):
@@ -161,24 +258,18 @@ def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mo
         start = b * block
         end = min(n, start + block)
         m = end - start
-        Xt = np.empty((d, m), dtype=X.dtype)
+        Xt = np.zeros((d_pad, m), dtype=X.dtype)
         _transpose_block(X, start, end, Xt)
-        acc = np.empty(m, dtype=X.dtype)
+        acc = np.empty((4, m), dtype=X.dtype)
         quad = np.empty(m, dtype=X.dtype)
         wlp = np.empty((m, k))
         expbuf = np.empty(k)
         for c in range(k):
+            U = prec_chol[c]
             quad[:] = 0.0
-            for j in range(d):
-                # acc = (X_block @ U)[:, j] - (mu @ U)[j]
-                acc[:] = -muL[c, j]
-                p_end = j + 1 if triangular else d
-                for p in range(p_end):
-                    u = prec_chol[c, p, j]
-                    for i in range(m):
-                        acc[i] += u * Xt[p, i]
-                for i in range(m):
-                    quad[i] += acc[i] * acc[i]
+            for j in range(0, d_pad, 4):
+                p_end = j + 4 if triangular else d_pad
+                _quad_tile4(Xt, m, U, j, p_end, muL[c], acc, quad)
             for i in range(m):
                 wlp[i, c] = -0.5 * quad[i] + const[c]
         _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
@@ -190,10 +281,11 @@ def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mo
     """E-step for a tied covariance: ``X @ U`` once per block, then one shift per component.
 
     Parameters as :func:`_estep_full` except ``prec_chol`` of shape
-    (n_features, n_features) and ``log_det`` a float.
+    (n_features_padded, n_features) and ``log_det`` a float.
     """
     n, d = X.shape
     k = means.shape[0]
+    d_pad = prec_chol.shape[0]
     muL = np.empty((k, d), dtype=X.dtype)
     for c in range(k):
         for j in range(d):
@@ -209,15 +301,12 @@ def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mo
         start = b * block
         end = min(n, start + block)
         m = end - start
-        Xt = np.empty((d, m), dtype=X.dtype)
+        Xt = np.zeros((d_pad, m), dtype=X.dtype)
         _transpose_block(X, start, end, Xt)
-        Y = np.zeros((d, m), dtype=X.dtype)
+        Y = np.empty((d, m), dtype=X.dtype)
         for j in range(d):
-            p_end = j + 1 if triangular else d
-            for p in range(p_end):
-                u = prec_chol[p, j]
-                for i in range(m):
-                    Y[j, i] += u * Xt[p, i]
+            p_end = _padded(j + 1) if triangular else d_pad
+            _xu_column(Xt, m, prec_chol, j, p_end, 0.0, Y[j])
         quad = np.empty(m, dtype=X.dtype)
         wlp = np.empty((m, k))
         expbuf = np.empty(k)
@@ -225,8 +314,9 @@ def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mo
             quad[:] = 0.0
             for j in range(d):
                 shift = muL[c, j]
+                y = Y[j]
                 for i in range(m):
-                    t = Y[j, i] - shift
+                    t = y[i] - shift
                     quad[i] += t * t
             for i in range(m):
                 wlp[i, c] = -0.5 * quad[i] + const[c]
@@ -321,7 +411,54 @@ def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
                     sxx_part[b, c, j] = sxx[c, j]
 
 
-@njit(cache=CACHE, parallel=True, fastmath=_ACCUM_FASTMATH)
+@njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
+def _syrk_tiles(D, r, m, d, S):
+    """``S[p, q] += sum_i r[i] D[p, i] D[q, i]`` for the 2x4 tiles that cover ``q >= p``.
+
+    ``D`` has a multiple of 4 rows (zero padding beyond ``d``); ``S`` is a float64
+    (n_rows, n_rows) accumulator whose upper triangle (``q >= p``) is valid afterwards.
+    Each tile keeps 8 accumulators in registers: 6 loads per 8 multiply-adds.
+    """
+    d_pad = D.shape[0]
+    zero = np.zeros(1, dtype=D.dtype)[0]
+    for p in range(0, d, 2):
+        dp0 = D[p]
+        dp1 = D[p + 1]
+        for q in range(p // 4 * 4, d_pad, 4):
+            dq0 = D[q]
+            dq1 = D[q + 1]
+            dq2 = D[q + 2]
+            dq3 = D[q + 3]
+            a00 = zero
+            a01 = zero
+            a02 = zero
+            a03 = zero
+            a10 = zero
+            a11 = zero
+            a12 = zero
+            a13 = zero
+            for i in range(m):
+                w0 = r[i] * dp0[i]
+                w1 = r[i] * dp1[i]
+                a00 += w0 * dq0[i]
+                a01 += w0 * dq1[i]
+                a02 += w0 * dq2[i]
+                a03 += w0 * dq3[i]
+                a10 += w1 * dq0[i]
+                a11 += w1 * dq1[i]
+                a12 += w1 * dq2[i]
+                a13 += w1 * dq3[i]
+            S[p, q] += a00
+            S[p, q + 1] += a01
+            S[p, q + 2] += a02
+            S[p, q + 3] += a03
+            S[p + 1, q] += a10
+            S[p + 1, q + 1] += a11
+            S[p + 1, q + 2] += a12
+            S[p + 1, q + 3] += a13
+
+
+@njit(cache=CACHE, parallel=True)
 def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
     """Centred weighted scatter matrices per chunk: ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``.
 
@@ -339,32 +476,27 @@ def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
     """
     n, d = X.shape
     k = resp.shape[1]
+    d_pad = _padded(d)
     n_chunks = out_part.shape[0]
     for b in prange(n_chunks):
         start = b * chunk
         end = min(n, start + chunk)
-        S = np.zeros((k, d, d))
+        S = np.zeros((k, d_pad, d_pad))
         Xt = np.empty((d, block), dtype=X.dtype)
-        D = np.empty((d, block), dtype=X.dtype)
-        W = np.empty((d, block), dtype=X.dtype)
-        zero = np.zeros(1, dtype=X.dtype)  # accumulate in the input dtype
+        D = np.zeros((d_pad, block), dtype=X.dtype)
+        r = np.empty(block, dtype=X.dtype)
         for s0 in range(start, end, block):
             s1 = min(end, s0 + block)
             m = s1 - s0
             _transpose_block(X, s0, s1, Xt)
             for c in range(k):
+                for i in range(m):
+                    r[i] = resp[s0 + i, c]
                 for p in range(d):
                     mu = means[c, p]
                     for i in range(m):
-                        t = Xt[p, i] - mu
-                        D[p, i] = t
-                        W[p, i] = resp[s0 + i, c] * t
-                for p in range(d):
-                    for q in range(p, d):
-                        acc = zero[0]
-                        for i in range(m):
-                            acc += W[p, i] * D[q, i]
-                        S[c, p, q] += acc
+                        D[p, i] = Xt[p, i] - mu
+                _syrk_tiles(D, r, m, d, S[c])
         for c in range(k):
             for p in range(d):
                 for q in range(p, d):
