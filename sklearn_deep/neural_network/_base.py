@@ -435,10 +435,15 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _as_tensor(X, dtype):
+        """Tensor of ``X`` in ``dtype`` if floating, else int64 (token ids); never a view of a
+        read-only array (torch warns about those)."""
         X = np.asarray(X)
-        if np.issubdtype(X.dtype, np.floating):
-            return torch.from_numpy(np.ascontiguousarray(X, dtype=dtype))
-        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.int64))
+        X = np.ascontiguousarray(
+            X, dtype=dtype if np.issubdtype(X.dtype, np.floating) else np.int64
+        )
+        if not X.flags.writeable:
+            X = X.copy()
+        return torch.from_numpy(X)
 
     def _train_epochs(self, X, y_codes, epochs, seed, initialize):
         X_t = self._as_tensor(X, np.float32)

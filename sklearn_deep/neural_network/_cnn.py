@@ -125,11 +125,14 @@ class CNNClassifier(BaseNeuralClassifier):
     >>> from sklearn.datasets import load_digits
     >>> from sklearn_deep.neural_network import CNNClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = CNNClassifier(input_shape=(1, 8, 8), max_epochs=3, random_state=0)
-    >>> clf.fit(X[:500] / 16, y[:500]).score(X[500:], y[500:]) > 0.8
+    >>> X = X / 16  # pixels in [0, 1]
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), max_epochs=5, random_state=0)
+    >>> clf.fit(X[:1000], y[:1000]).score(X[1000:], y[1000:]) > 0.85
     True
-    >>> clf.predict_proba(X[:2] / 16).shape
+    >>> clf.predict_proba(X[:2]).shape
     (2, 10)
+    >>> clf.module_.stage_shapes  # (channels, height, width) after each stage
+    [(6, 4, 4), (16, 2, 2)]
     """
 
     _parameter_constraints: dict = {
