@@ -43,8 +43,9 @@ for seed in range(6):
         f"seed {seed}: {gmm.n_iter_:3d} iterations, final {curve[-1]:.5f}, "
         f"smallest step {steps.min():+.2e}, monotone: {bool(np.all(steps >= -1e-10))}"
     )
-    ax.plot(np.arange(1, len(curve) + 1), curve, marker=".", ms=3, lw=1,
-            label=f"random_state={seed}")
+    ax.plot(
+        np.arange(1, len(curve) + 1), curve, marker=".", ms=3, lw=1, label=f"random_state={seed}"
+    )
 ax.set_xscale("log")
 ax.set_xlabel("EM iteration")
 ax.set_ylabel("average log-likelihood per sample")
@@ -81,8 +82,11 @@ for ax, n_iter in zip(axes, [1, 2, 5, 20]):
         eigvals, eigvecs = np.linalg.eigh(cov)
         angle = np.degrees(np.arctan2(eigvecs[1, -1], eigvecs[0, -1]))
         width, height = 4 * np.sqrt(eigvals[::-1])
-        ax.add_patch(Ellipse(mean, width, height, angle=angle, fill=False, lw=2,
-                             color=plt.cm.coolwarm(1.0 - k)))
+        ax.add_patch(
+            Ellipse(
+                mean, width, height, angle=angle, fill=False, lw=2, color=plt.cm.coolwarm(1.0 - k)
+            )
+        )
     ax.set_title(f"after {n_iter} iteration{'s' * (n_iter > 1)}\nlog-lik. {gmm.score(X):.4f}")
     ax.set_xlim(-2.5, 2.5)
     ax.set_ylim(-2.8, 2.8)

@@ -44,8 +44,13 @@ best = min(km.inertia_ for runs in results.values() for km in runs)
 fig, ax = plt.subplots(figsize=(7, 3.8))
 bins = np.linspace(best * 0.98, max(km.inertia_ for km in results["random"]) * 1.02, 30)
 for init, color in [("k-means++", "tab:green"), ("random", "tab:red")]:
-    ax.hist([km.inertia_ for km in results[init]], bins=bins, alpha=0.6, color=color,
-            label=f"init={init!r}")
+    ax.hist(
+        [km.inertia_ for km in results[init]],
+        bins=bins,
+        alpha=0.6,
+        color=color,
+        label=f"init={init!r}",
+    )
 ax.set_xlabel("final inertia of one run (lower is better)")
 ax.set_ylabel(f"runs out of {len(seeds)}")
 ax.legend()
@@ -54,8 +59,8 @@ fig.tight_layout()
 # %%
 # Starting centres and where they end
 # -----------------------------------
-# The worst random start of the 40 next to the k-means++ start of the same seed. Crosses are the initial centres, black
-# dots the centres after Lloyd's iterations.
+# The worst random start of the 40 next to the k-means++ start of the same seed. Crosses are
+# the initial centres, black dots the centres after Lloyd's iterations.
 worst_seed = int(np.argmax([km.inertia_ for km in results["random"]]))
 rng = np.random.RandomState(worst_seed)
 # the draw that KMeans(init="random") makes for this seed (uniform weights)

@@ -71,8 +71,9 @@ def draw_ellipses(ax, mean, cov, color):
     for n_std in (1, 2, 3):
         width, height = 2 * n_std * np.sqrt(eigvals[::-1])
         ax.add_patch(
-            Ellipse(mean, width, height, angle=angle, fill=False, color=color,
-                    lw=1.5, alpha=0.9 / n_std)
+            Ellipse(
+                mean, width, height, angle=angle, fill=False, color=color, lw=1.5, alpha=0.9 / n_std
+            )
         )
 
 
@@ -85,8 +86,15 @@ ax.scatter(*kmeans.cluster_centers_.T, marker="X", s=200, c="k", label="centres"
 # the k-means boundary: points at equal distance from both centres
 xx, yy = np.meshgrid(np.linspace(-2.2, 2.2, 300), np.linspace(-2.6, 2.6, 300))
 grid = np.c_[xx.ravel(), yy.ravel()]
-ax.contour(xx, yy, kmeans.predict(grid).reshape(xx.shape), levels=[0.5], colors="k",
-           linestyles="--", linewidths=1)
+ax.contour(
+    xx,
+    yy,
+    kmeans.predict(grid).reshape(xx.shape),
+    levels=[0.5],
+    colors="k",
+    linestyles="--",
+    linewidths=1,
+)
 ax.set_title(f"KMeans (inertia {kmeans.inertia_:.1f})")
 ax.legend(loc="upper left")
 
