@@ -113,11 +113,25 @@ _TYPE_LINE = re.compile(r"^(\s*[*\w][\w, *]* : )(.+)$")
 _BARE_ATTRIBUTE = re.compile(r"(?<![`\w'\"])([A-Za-z]\w*_)(?![`\w])")
 
 
+# Likewise a shape written "(n_samples, *input_shape)" outside backticks opens an emphasis that
+# never closes; the star is escaped (outside literals and doctest lines).
+_STAR_IN_SHAPE = re.compile(r"(?<=[(\s])\*(?=[A-Za-z_]\w*[),])")
+_LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
+
+
+def _escape_star_in_shapes(line):
+    if line.lstrip().startswith((">>>", "...")):
+        return line
+    parts = _LITERAL.split(line)
+    return "".join(p if p.startswith("`") else _STAR_IN_SHAPE.sub(r"\\*", p) for p in parts)
+
+
 def _quote_attribute_names_in_types(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
         match = _TYPE_LINE.match(line)
         if match:
-            lines[i] = match.group(1) + _BARE_ATTRIBUTE.sub(r"``\1``", match.group(2))
+            line = match.group(1) + _BARE_ATTRIBUTE.sub(r"``\1``", match.group(2))
+        lines[i] = _escape_star_in_shapes(line)
 
 
 def setup(app):
