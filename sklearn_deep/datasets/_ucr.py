@@ -69,7 +69,8 @@ def load_ucr_uea(name, *, split=None, return_X_y=False, pad_value=np.nan):
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
     pad_value : float, default=np.nan
-        Fills the end of series shorter than the longest one (variable-length datasets).
+        Fills the end of series shorter than the longest one of the dataset, train and test
+        together, so both splits have the same shape (variable-length datasets).
 
     Returns
     -------
@@ -92,16 +93,23 @@ def load_ucr_uea(name, *, split=None, return_X_y=False, pad_value=np.nan):
     folder = _sktime_data_dir() / name
     if not folder.is_dir():
         raise ValueError(f"no dataset {name!r} in {folder.parent}")
-    parts = ["train", "test"] if split is None else [split]
+    # both files are read so that a split is padded to the length of the whole dataset:
+    # train and test then share one shape
     series, labels, splits, header, descr = [], [], [], {}, ""
-    for part in parts:
+    for part in ["train", "test"]:
         header, descr, s, y = _parse_ts(folder / f"{name}_{part.upper()}.ts")
         series += s
         labels += y
         splits += [part] * len(s)
+    n_steps = max(len(s) for s in series)
+    if split is not None:
+        keep = [i for i, part in enumerate(splits) if part == split]
+        series = [series[i] for i in keep]
+        labels = [labels[i] for i in keep]
+        splits = [splits[i] for i in keep]
     lengths = np.array([len(s) for s in series])
     n_channels = series[0].shape[1]
-    data = np.full((len(series), lengths.max(), n_channels), pad_value, dtype=np.float64)
+    data = np.full((len(series), n_steps, n_channels), pad_value, dtype=np.float64)
     for i, s in enumerate(series):
         data[i, : len(s)] = s
     if n_channels == 1:
@@ -189,8 +197,8 @@ def load_japanese_vowels(*, split=None, return_X_y=False, pad_value=np.nan):
     """Load JapaneseVowels: 640 variable-length series (7 to 29 steps) of 12 channels,
     9 speakers (270 train, 370 test).
 
-    Series are padded at the end with ``pad_value`` (NaN by default) to the longest one in
-    the returned split(s); ``lengths`` holds the true lengths. Pass
+    Series are padded at the end with ``pad_value`` (NaN by default) to the longest one of
+    the dataset (29 steps, train and test alike); ``lengths`` holds the true lengths. Pass
     ``padding_value=np.nan`` to the sequence classifiers to mask the padding. Read from the
     ``.ts`` files shipped in sktime's wheel (``pip install sktime``).
 

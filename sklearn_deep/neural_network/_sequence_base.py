@@ -110,7 +110,7 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
                 )
         if X.size and X.min() < 0:
             raise ValueError(f"Token ids must be non-negative; X contains {int(X.min())}.")
-        X = X.astype(np.int64, copy=False)
+        X = np.array(X, dtype=np.int64)  # a writable copy (torch cannot share read-only)
         if reset:
             if self.vocab_size is not None:
                 vocab = int(self.vocab_size)
