@@ -2,14 +2,17 @@
 
 :class:`BaseNeuralClassifier` is the shared scikit-learn shell (validation, labels, seeding,
 tags, skorch composition; see :mod:`sklearn_deep.neural_network._base` for its extension
-point); :class:`CNNClassifier` is a convolutional network on top of it. The torch modules are
+point); :class:`CNNClassifier` (convolutional), :class:`LSTMClassifier` and
+:class:`TransformerClassifier` (sequences) are built on it. The torch modules are
 plain ``nn.Module`` classes that take every shape as a constructor argument and return logits.
 """
 
 from ._augment import BatchAugmentation
 from ._base import BaseNeuralClassifier
 from ._cnn import CNNClassifier
+from ._lstm import LSTMClassifier
 from ._modules import BasicBlock, ConvNet
+from ._transformer import TransformerClassifier
 
 __all__ = [
     "BaseNeuralClassifier",
@@ -17,4 +20,6 @@ __all__ = [
     "BatchAugmentation",
     "CNNClassifier",
     "ConvNet",
+    "LSTMClassifier",
+    "TransformerClassifier",
 ]

@@ -101,6 +101,14 @@ class BasicBlock(nn.Module):
         Non-linearity.
     n_dims : {1, 2}
         1-D (signals) or 2-D (images) convolutions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> block = BasicBlock(8, 16, kernel_size=3, stride=2, normalization="batch",
+    ...                    activation="relu", n_dims=2)
+    >>> block(torch.zeros(2, 8, 10, 10)).shape
+    torch.Size([2, 16, 5, 5])
     """
 
     def __init__(
