@@ -56,14 +56,56 @@ def _transpose_block(X, start, end, Xt):
             Xt[j, i - start] = X[i, j]
 
 
+# exp(x) for x <= 0 without a libm call, so that the log-sum-exp loops vectorise:
+# x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2, as fdlibm), exp(r) by its
+# Taylor polynomial of degree 13 (truncation error < 4e-18), and 2**n from a table.
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_POW2_OFFSET = 1076
+_POW2 = np.ldexp(1.0, np.arange(-_POW2_OFFSET, 1))  # 2**-1076 (= 0) ... 2**0
+_EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(13, -1, -1))
+
+
 @njit(cache=CACHE)
-def _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf):
+def _exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0`` (within about 1 ulp of libm); NaN gives NaN.
+
+    Branch-free apart from selects, so loops over it vectorise (no SVML needed).
+    """
+    xc = x if x > -745.5 else -745.5  # also maps NaN to a safe table index
+    n = math.floor(xc * _INV_LN2 + 0.5)
+    r = (xc - n * _LN2_HI) - n * _LN2_LO
+    p = _EXP_TAYLOR[0]
+    p = p * r + _EXP_TAYLOR[1]
+    p = p * r + _EXP_TAYLOR[2]
+    p = p * r + _EXP_TAYLOR[3]
+    p = p * r + _EXP_TAYLOR[4]
+    p = p * r + _EXP_TAYLOR[5]
+    p = p * r + _EXP_TAYLOR[6]
+    p = p * r + _EXP_TAYLOR[7]
+    p = p * r + _EXP_TAYLOR[8]
+    p = p * r + _EXP_TAYLOR[9]
+    p = p * r + _EXP_TAYLOR[10]
+    p = p * r + _EXP_TAYLOR[11]
+    p = p * r + _EXP_TAYLOR[12]
+    p = p * r + _EXP_TAYLOR[13]
+    value = p * _POW2[int(n) + _POW2_OFFSET]
+    if x > -745.5:
+        return value
+    return x if x != x else 0.0
+
+
+@njit(cache=CACHE)
+def _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, s):
     """Log-sum-exp over components of one block of weighted log-probabilities.
 
     Parameters
     ----------
-    wlp : ndarray of shape (block, n_components), float64
-        Weighted log-probabilities of rows ``start:start + block`` (read).
+    wlp : ndarray of shape (n_components, block), float64
+        Weighted log-probabilities of samples ``start:start + block``, component-major
+        so that every loop runs over contiguous samples. Overwritten by the
+        exponentials in ``MODE_RESP``.
     start : int
         First sample of the block.
     mode : int
@@ -71,46 +113,45 @@ def _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf):
     out : ndarray of shape (n_samples, n_components)
         Written for rows of the block unless ``mode == MODE_NONE``.
     log_prob_norm : ndarray of shape (n_samples,)
-        ``log sum_k exp(wlp[i, k])``, written for rows of the block.
-    expbuf : ndarray of shape (n_components,), float64
+        ``log sum_k exp(wlp[k, i])``, written for the block.
+    mx, s : ndarray of shape (block,), float64
         Scratch.
     """
-    m, k = wlp.shape
+    k, m = wlp.shape
     for i in range(m):
-        mx = -np.inf
-        for c in range(k):
-            if wlp[i, c] > mx:
-                mx = wlp[i, c]
+        mx[i] = -np.inf
+        s[i] = 0.0
+    for c in range(k):
+        row = wlp[c]
+        for i in range(m):
+            if row[i] > mx[i]:
+                mx[i] = row[i]
+    for c in range(k):
+        row = wlp[c]
+        if mode == MODE_RESP:
+            for i in range(m):
+                e = _exp_nonpositive(row[i] - mx[i])
+                row[i] = e
+                s[i] += e
+        else:
+            for i in range(m):
+                s[i] += _exp_nonpositive(row[i] - mx[i])
+    for i in range(m):
+        # all components impossible (-inf): log p = -inf and NaN responsibilities, as NumPy
+        finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
+        lpn = mx[i] + math.log(s[i]) if finite else mx[i]
+        log_prob_norm[start + i] = lpn
         row = start + i
-        if math.isinf(mx) or math.isnan(mx):
-            # all components impossible (or invalid): same result as log-sum-exp in NumPy
-            lpn = mx
-            log_prob_norm[row] = lpn
-            for c in range(k):
-                if mode == MODE_WEIGHTED_LOG_PROB:
-                    out[row, c] = wlp[i, c]
-                elif mode == MODE_LOG_RESP:
-                    out[row, c] = wlp[i, c] - lpn
-                elif mode == MODE_RESP:
-                    out[row, c] = math.exp(wlp[i, c] - lpn)
-            continue
-        s = 0.0
-        for c in range(k):
-            e = math.exp(wlp[i, c] - mx)
-            expbuf[c] = e
-            s += e
-        lpn = mx + math.log(s)
-        log_prob_norm[row] = lpn
         if mode == MODE_WEIGHTED_LOG_PROB:
             for c in range(k):
-                out[row, c] = wlp[i, c]
+                out[row, c] = wlp[c, i]
         elif mode == MODE_LOG_RESP:
             for c in range(k):
-                out[row, c] = wlp[i, c] - lpn
+                out[row, c] = wlp[c, i] - lpn
         elif mode == MODE_RESP:
-            inv = 1.0 / s
+            inv = 1.0 / s[i] if finite else np.nan
             for c in range(k):
-                out[row, c] = expbuf[c] * inv
+                out[row, c] = wlp[c, i] * inv
 
 
 @njit(cache=CACHE)
@@ -262,17 +303,19 @@ def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mo
         _transpose_block(X, start, end, Xt)
         acc = np.empty((4, m), dtype=X.dtype)
         quad = np.empty(m, dtype=X.dtype)
-        wlp = np.empty((m, k))
-        expbuf = np.empty(k)
+        wlp = np.empty((k, m))
+        mx = np.empty(m)
+        sums = np.empty(m)
         for c in range(k):
             U = prec_chol[c]
             quad[:] = 0.0
             for j in range(0, d_pad, 4):
                 p_end = j + 4 if triangular else d_pad
                 _quad_tile4(Xt, m, U, j, p_end, muL[c], acc, quad)
+            w = wlp[c]
             for i in range(m):
-                wlp[i, c] = -0.5 * quad[i] + const[c]
-        _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
+                w[i] = -0.5 * quad[i] + const[c]
+        _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, sums)
 
 
 @njit(cache=CACHE, parallel=True)
@@ -308,8 +351,9 @@ def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mo
             p_end = _padded(j + 1) if triangular else d_pad
             _xu_column(Xt, m, prec_chol, j, p_end, 0.0, Y[j])
         quad = np.empty(m, dtype=X.dtype)
-        wlp = np.empty((m, k))
-        expbuf = np.empty(k)
+        wlp = np.empty((k, m))
+        mx = np.empty(m)
+        sums = np.empty(m)
         for c in range(k):
             quad[:] = 0.0
             for j in range(d):
@@ -318,9 +362,10 @@ def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mo
                 for i in range(m):
                     t = y[i] - shift
                     quad[i] += t * t
+            w = wlp[c]
             for i in range(m):
-                wlp[i, c] = -0.5 * quad[i] + const[c]
-        _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
+                w[i] = -0.5 * quad[i] + const[c]
+        _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, sums)
 
 
 @njit(cache=CACHE, parallel=True)
@@ -343,8 +388,9 @@ def _estep_diag(X, means, precisions, log_det, log_weights, block, mode, out, lo
         Xt = np.empty((d, m), dtype=X.dtype)
         _transpose_block(X, start, end, Xt)
         quad = np.empty(m, dtype=X.dtype)
-        wlp = np.empty((m, k))
-        expbuf = np.empty(k)
+        wlp = np.empty((k, m))
+        mx = np.empty(m)
+        sums = np.empty(m)
         for c in range(k):
             quad[:] = 0.0
             for j in range(d):
@@ -353,9 +399,10 @@ def _estep_diag(X, means, precisions, log_det, log_weights, block, mode, out, lo
                 for i in range(m):
                     t = Xt[j, i] - mu
                     quad[i] += prec * (t * t)
+            w = wlp[c]
             for i in range(m):
-                wlp[i, c] = -0.5 * quad[i] + const[c]
-        _logsumexp_block(wlp, start, mode, out, log_prob_norm, expbuf)
+                w[i] = -0.5 * quad[i] + const[c]
+        _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, sums)
 
 
 # --------------------------------------------------------------------------------------
@@ -412,50 +459,70 @@ def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
 
 
 @njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
-def _syrk_tiles(D, r, m, d, S):
-    """``S[p, q] += sum_i r[i] D[p, i] D[q, i]`` for the 2x4 tiles that cover ``q >= p``.
+def _syrk_tiles(D, r, m, S):
+    """``S[p, q] += sum_i r[i] D[p, i] D[q, i]`` for the 4 x 4 tiles that cover ``q >= p``.
 
-    ``D`` has a multiple of 4 rows (zero padding beyond ``d``); ``S`` is a float64
-    (n_rows, n_rows) accumulator whose upper triangle (``q >= p``) is valid afterwards.
-    Each tile keeps 8 accumulators in registers: 6 loads per 8 multiply-adds.
+    ``D`` has a multiple of 4 rows (zero padding); ``S`` is a float64 accumulator of
+    shape (D.shape[0], D.shape[0]) whose upper triangle is valid afterwards. Each tile
+    keeps 16 accumulators in registers: 9 loads per 16 multiply-adds.
     """
     d_pad = D.shape[0]
     zero = np.zeros(1, dtype=D.dtype)[0]
-    for p in range(0, d, 2):
+    for p in range(0, d_pad, 4):
         dp0 = D[p]
         dp1 = D[p + 1]
-        for q in range(p // 4 * 4, d_pad, 4):
+        dp2 = D[p + 2]
+        dp3 = D[p + 3]
+        for q in range(p, d_pad, 4):
             dq0 = D[q]
             dq1 = D[q + 1]
             dq2 = D[q + 2]
             dq3 = D[q + 3]
-            a00 = zero
-            a01 = zero
-            a02 = zero
-            a03 = zero
-            a10 = zero
-            a11 = zero
-            a12 = zero
-            a13 = zero
+            c00 = c01 = c02 = c03 = zero
+            c10 = c11 = c12 = c13 = zero
+            c20 = c21 = c22 = c23 = zero
+            c30 = c31 = c32 = c33 = zero
             for i in range(m):
                 w0 = r[i] * dp0[i]
                 w1 = r[i] * dp1[i]
-                a00 += w0 * dq0[i]
-                a01 += w0 * dq1[i]
-                a02 += w0 * dq2[i]
-                a03 += w0 * dq3[i]
-                a10 += w1 * dq0[i]
-                a11 += w1 * dq1[i]
-                a12 += w1 * dq2[i]
-                a13 += w1 * dq3[i]
-            S[p, q] += a00
-            S[p, q + 1] += a01
-            S[p, q + 2] += a02
-            S[p, q + 3] += a03
-            S[p + 1, q] += a10
-            S[p + 1, q + 1] += a11
-            S[p + 1, q + 2] += a12
-            S[p + 1, q + 3] += a13
+                w2 = r[i] * dp2[i]
+                w3 = r[i] * dp3[i]
+                x0 = dq0[i]
+                x1 = dq1[i]
+                x2 = dq2[i]
+                x3 = dq3[i]
+                c00 += w0 * x0
+                c01 += w0 * x1
+                c02 += w0 * x2
+                c03 += w0 * x3
+                c10 += w1 * x0
+                c11 += w1 * x1
+                c12 += w1 * x2
+                c13 += w1 * x3
+                c20 += w2 * x0
+                c21 += w2 * x1
+                c22 += w2 * x2
+                c23 += w2 * x3
+                c30 += w3 * x0
+                c31 += w3 * x1
+                c32 += w3 * x2
+                c33 += w3 * x3
+            S[p, q] += c00
+            S[p, q + 1] += c01
+            S[p, q + 2] += c02
+            S[p, q + 3] += c03
+            S[p + 1, q] += c10
+            S[p + 1, q + 1] += c11
+            S[p + 1, q + 2] += c12
+            S[p + 1, q + 3] += c13
+            S[p + 2, q] += c20
+            S[p + 2, q + 1] += c21
+            S[p + 2, q + 2] += c22
+            S[p + 2, q + 3] += c23
+            S[p + 3, q] += c30
+            S[p + 3, q + 1] += c31
+            S[p + 3, q + 2] += c32
+            S[p + 3, q + 3] += c33
 
 
 @njit(cache=CACHE, parallel=True)
@@ -496,7 +563,7 @@ def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
                     mu = means[c, p]
                     for i in range(m):
                         D[p, i] = Xt[p, i] - mu
-                _syrk_tiles(D, r, m, d, S[c])
+                _syrk_tiles(D, r, m, S[c])
         for c in range(k):
             for p in range(d):
                 for q in range(p, d):
