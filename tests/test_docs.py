@@ -47,6 +47,8 @@ _RUNNER = textwrap.dedent(
 def _example_env():
     env = dict(os.environ)
     env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    # Numba's and torch's OpenMP runtimes must not spin-wait on each other's cores
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.setdefault("NUMBA_NUM_THREADS", "2")
     return env
 
