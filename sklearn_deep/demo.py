@@ -187,7 +187,7 @@ def _clustering(tour, output, quick, plt):
         )
         Xg = Xb[:50_000, :8]
         compare(
-            "  GaussianMixture(8, 'full', 10 it.)",
+            "  GaussianMixture(8, max_iter=10)",
             lambda: GaussianMixture(n_components=8, max_iter=10, tol=0, random_state=0),
             lambda: SKGaussianMixture(n_components=8, max_iter=10, tol=0, random_state=0),
             Xg,

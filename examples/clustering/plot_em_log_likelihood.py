@@ -16,6 +16,7 @@ iterations.
 """
 
 # %%
+# sphinx_gallery_thumbnail_number = 2
 import warnings
 
 import matplotlib.pyplot as plt

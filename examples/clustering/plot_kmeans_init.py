@@ -15,6 +15,7 @@ k-means++ rarely does.
 """
 
 # %%
+# sphinx_gallery_thumbnail_number = 2
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import make_blobs
