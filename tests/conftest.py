@@ -1,5 +1,8 @@
 import os
 
+# before torch or Numba start their OpenMP runtimes (see sklearn_deep/__init__.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 
