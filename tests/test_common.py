@@ -1,6 +1,5 @@
 """scikit-learn's estimator checks over every public estimator, discovered automatically."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_deep.utils import all_estimators
