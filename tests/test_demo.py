@@ -89,3 +89,19 @@ def test_demo_sequence_step_runs_or_says_why(quick_tour):
         for model in ("LSTMClassifier", "TransformerClassifier"):
             assert re.search(model + r" +test accuracy [01]\.\d{3}, fit", stdout), model
         assert (out / "italy_power_demand.png").exists()
+
+
+def test_demo_sequence_step_skips_with_a_message_without_sktime(monkeypatch, tmp_path, capsys):
+    import sklearn_deep.datasets
+    from sklearn_deep import demo
+
+    def missing(*args, **kwargs):
+        raise ImportError("The UCR/UEA files are read from sktime: pip install sktime")
+
+    monkeypatch.setattr(sklearn_deep.datasets, "load_italy_power_demand", missing)
+    tour = demo._Tour(n_steps=1)
+    demo._sequence(tour, str(tmp_path), quick=True, plt=None)
+    out = capsys.readouterr().out
+    assert "skipped" in out and "pip install sktime" in out
+    assert any("skipped" in text for _, text in tour.report)
+    assert not list(tmp_path.iterdir())
