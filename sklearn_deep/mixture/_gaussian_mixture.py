@@ -227,13 +227,10 @@ def _scatter_full(X, resp, means):
 
 
 def _gram(X):
-    """Chunked ``X.T @ X``, float64, reduced serially."""
+    """``X.T @ X``, float64: the scatter kernel with one component, unit weights, zero mean."""
     n, d = X.shape
-    chunk, n_chunks = _chunking(n, 1, d)
-    part = np.empty((n_chunks, d, d))
-    with _threads_for(n * d * (d + 1) // 2):
-        _k._gram(X, chunk, min(_BLOCK, chunk), part)
-    return part.sum(axis=0)
+    ones = np.ones((n, 1), dtype=X.dtype)
+    return _scatter_full(X, ones, np.zeros((1, d), dtype=X.dtype))[0]
 
 
 def _add_to_diagonal(matrix, value):
@@ -591,21 +588,18 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode):
     work = n_samples * n_components * (n_features * (n_features + 1) // 2 + 4)
     with _threads_for(work):
         if covariance_type in ("full", "tied"):
-            triangular = not np.any(np.tril(precisions_chol, -1))
-            # zero rows up to a multiple of 4: the kernels multiply-add four rows per pass
+            # tied: the full kernel with the shared factor repeated for every component
+            factors = precisions_chol
+            if covariance_type == "tied":
+                factors = np.broadcast_to(precisions_chol, (n_components,) + precisions_chol.shape)
+                log_det = np.full(n_components, float(log_det))
+            triangular = not np.any(np.tril(factors, -1))
+            # zero-pad rows and columns to a multiple of 4: the kernel works in 4 x 4 tiles
             d_pad = -(-n_features // 4) * 4
-            if covariance_type == "full":
-                padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
-                padded[:, :n_features, :n_features] = precisions_chol
-            else:
-                padded = np.zeros((d_pad, n_features), dtype=dtype)
-                padded[:n_features] = precisions_chol
-            if covariance_type == "full":
-                _k._estep_full(X, means, padded, triangular, log_det, log_weights, _BLOCK, mode,
-                               out, log_prob_norm)
-            else:
-                _k._estep_tied(X, means, padded, triangular, float(log_det), log_weights, _BLOCK,
-                               mode, out, log_prob_norm)
+            padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
+            padded[:, :n_features, :n_features] = factors
+            _k._estep_full(X, means, padded, triangular, log_det, log_weights, _BLOCK, mode, out,
+                           log_prob_norm)
         else:
             precisions = precisions_chol**2
             if covariance_type == "spherical":

@@ -170,37 +170,6 @@ def _means_times_factor(means, prec_chol):
 
 
 @njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
-def _xu_column(Xt, m, U, j, p_end, shift, acc):
-    """``acc[:m] = Xt[:p_end, :m].T @ U[:p_end, j] - shift``, four rows of ``Xt`` per pass.
-
-    ``p_end`` must be a multiple of 4 (``Xt`` and ``U`` are zero-padded to that many rows),
-    so one store of ``acc`` serves four multiply-adds; the innermost loops run over the
-    ``m`` contiguous samples and vectorise.
-    """
-    u0 = U[0, j]
-    u1 = U[1, j]
-    u2 = U[2, j]
-    u3 = U[3, j]
-    x0 = Xt[0]
-    x1 = Xt[1]
-    x2 = Xt[2]
-    x3 = Xt[3]
-    for i in range(m):
-        acc[i] = u0 * x0[i] + u1 * x1[i] + u2 * x2[i] + u3 * x3[i] - shift
-    for p in range(4, p_end, 4):
-        u0 = U[p, j]
-        u1 = U[p + 1, j]
-        u2 = U[p + 2, j]
-        u3 = U[p + 3, j]
-        x0 = Xt[p]
-        x1 = Xt[p + 1]
-        x2 = Xt[p + 2]
-        x3 = Xt[p + 3]
-        for i in range(m):
-            acc[i] = acc[i] + u0 * x0[i] + u1 * x1[i] + u2 * x2[i] + u3 * x3[i]
-
-
-@njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
 def _quad_tile4(Xt, m, U, j, p_end, shift, acc, quad):
     """``quad[:m] += sum_{c<4} (Xt[:p_end, :m].T @ U[:p_end, j + c] - shift[j + c]) ** 2``.
 
@@ -312,56 +281,6 @@ def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mo
             for j in range(0, d_pad, 4):
                 p_end = j + 4 if triangular else d_pad
                 _quad_tile4(Xt, m, U, j, p_end, muL[c], acc, quad)
-            w = wlp[c]
-            for i in range(m):
-                w[i] = -0.5 * quad[i] + const[c]
-        _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, sums)
-
-
-@njit(cache=CACHE, parallel=True)
-def _estep_tied(X, means, prec_chol, triangular, log_det, log_weights, block, mode, out,
-                log_prob_norm):
-    """E-step for a tied covariance: ``X @ U`` once per block, then one shift per component.
-
-    Parameters as :func:`_estep_full` except ``prec_chol`` of shape
-    (n_features_padded, n_features) and ``log_det`` a float.
-    """
-    n, d = X.shape
-    k = means.shape[0]
-    d_pad = prec_chol.shape[0]
-    muL = np.empty((k, d), dtype=X.dtype)
-    for c in range(k):
-        for j in range(d):
-            s = 0.0
-            for p in range(d):
-                s += means[c, p] * prec_chol[p, j]
-            muL[c, j] = s
-    const = np.empty(k)
-    for c in range(k):
-        const[c] = -0.5 * d * LOG_2PI + log_det + log_weights[c]
-    n_blocks = (n + block - 1) // block
-    for b in prange(n_blocks):
-        start = b * block
-        end = min(n, start + block)
-        m = end - start
-        Xt = np.zeros((d_pad, m), dtype=X.dtype)
-        _transpose_block(X, start, end, Xt)
-        Y = np.empty((d, m), dtype=X.dtype)
-        for j in range(d):
-            p_end = _padded(j + 1) if triangular else d_pad
-            _xu_column(Xt, m, prec_chol, j, p_end, 0.0, Y[j])
-        quad = np.empty(m, dtype=X.dtype)
-        wlp = np.empty((k, m))
-        mx = np.empty(m)
-        sums = np.empty(m)
-        for c in range(k):
-            quad[:] = 0.0
-            for j in range(d):
-                shift = muL[c, j]
-                y = Y[j]
-                for i in range(m):
-                    t = y[i] - shift
-                    quad[i] += t * t
             w = wlp[c]
             for i in range(m):
                 w[i] = -0.5 * quad[i] + const[c]
@@ -569,42 +488,6 @@ def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
                 for q in range(p, d):
                     out_part[b, c, p, q] = S[c, p, q]
                     out_part[b, c, q, p] = S[c, p, q]
-
-
-@njit(cache=CACHE, parallel=True, fastmath=_ACCUM_FASTMATH)
-def _gram(X, chunk, block, out_part):
-    """``X[chunk].T @ X[chunk]`` per chunk.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    chunk, block : int
-        As in :func:`_mstep_scatter_full`.
-    out_part : ndarray of shape (n_chunks, n_features, n_features), float64
-        Written (full, symmetric).
-    """
-    n, d = X.shape
-    n_chunks = out_part.shape[0]
-    for b in prange(n_chunks):
-        start = b * chunk
-        end = min(n, start + chunk)
-        S = np.zeros((d, d))
-        Xt = np.empty((d, block), dtype=X.dtype)
-        zero = np.zeros(1, dtype=X.dtype)
-        for s0 in range(start, end, block):
-            s1 = min(end, s0 + block)
-            m = s1 - s0
-            _transpose_block(X, s0, s1, Xt)
-            for p in range(d):
-                for q in range(p, d):
-                    acc = zero[0]
-                    for i in range(m):
-                        acc += Xt[p, i] * Xt[q, i]
-                    S[p, q] += acc
-        for p in range(d):
-            for q in range(p, d):
-                out_part[b, p, q] = S[p, q]
-                out_part[b, q, p] = S[p, q]
 
 
 # --------------------------------------------------------------------------------------

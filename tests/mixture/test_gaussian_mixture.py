@@ -122,7 +122,7 @@ def test_same_as_sklearn_from_same_random_state(init_params, covariance_type):
     X, _ = _blobs(seed=3, n_features=3, n_components=4, n_samples=250)
     rng_ours, rng_theirs = np.random.RandomState(7), np.random.RandomState(7)
     params = dict(n_components=4, covariance_type=covariance_type, init_params=init_params,
-                  n_init=2, max_iter=200, tol=1e-6)
+                  n_init=2, max_iter=100, tol=1e-5)
     ours = GaussianMixture(random_state=rng_ours, **params).fit(X)
     theirs = SkGaussianMixture(random_state=rng_theirs, **params).fit(X)
     _assert_same_fit(ours, theirs, np.float64)
