@@ -6,6 +6,7 @@ runs in :mod:`sklearn_deep.cluster._kmeans_kernels`.
 """
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.extmath import row_norms
+from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -47,10 +49,15 @@ def _n_blocks(n_samples):
 _PARALLEL_MIN_WORK = 1 << 18
 
 
+@contextmanager
 def _threads_for(n_samples, n_clusters, n_features):
-    """Context manager limiting Numba threads to 1 for small problems (results identical)."""
+    """Thread settings for the kernels: BLAS on one thread (the kernels call it inside
+    their own parallel loop, as scikit-learn does) and Numba on one thread for small
+    problems (results are identical whatever the thread count)."""
     small = n_samples * max(n_clusters, 1) * max(n_features, 4) < _PARALLEL_MIN_WORK
-    return numba_threads(1 if small else None)
+    with _get_threadpool_controller().limit(limits=1, user_api="blas"):
+        with numba_threads(1 if small else None):
+            yield
 
 
 def _csr_parts(X):
@@ -58,8 +65,45 @@ def _csr_parts(X):
 
 
 def _bound_eps(dtype, n_features):
-    """Relative margin covering the rounding of computed distances (Hamerly bounds)."""
+    """Relative margin covering the rounding of computed distances (Yinyang bounds)."""
     return 16.0 * (n_features + 4) * float(np.finfo(dtype).eps)
+
+
+def _gemm_delta_scale(dtype, n_features):
+    """Rounding error of ``||x||^2 + ||c||^2 - 2 <x, c>``, relative to ``||x||^2 + ||c||^2``."""
+    return 8.0 * (n_features + 4) * float(np.finfo(dtype).eps)
+
+
+def _center_groups(centers, n_groups):
+    """Split the centres into ``n_groups`` groups of nearby centres (Yinyang bounds).
+
+    A few Lloyd iterations on the centres themselves, seeded by farthest-point traversal
+    from centre 0; deterministic. Returns ``perm`` (centre indices, group by group) and
+    ``gstart`` (group ``g`` is ``perm[gstart[g]:gstart[g + 1]]``), both int64.
+    """
+    n_clusters = centers.shape[0]
+    c = centers.astype(np.float64)
+    chosen = [0]
+    d_min = ((c - c[0]) ** 2).sum(axis=1)
+    for _ in range(1, n_groups):
+        nxt = int(np.argmax(d_min))
+        chosen.append(nxt)
+        d_min = np.minimum(d_min, ((c - c[nxt]) ** 2).sum(axis=1))
+    seeds = c[chosen].copy()
+    group = np.zeros(n_clusters, dtype=np.int64)
+    for _ in range(5):
+        dist = ((c[:, None, :] - seeds[None, :, :]) ** 2).sum(axis=2)
+        group = dist.argmin(axis=1)
+        for g in range(n_groups):
+            members = c[group == g]
+            if members.shape[0]:
+                seeds[g] = members.mean(axis=0)
+    # drop empty groups
+    used = np.unique(group)
+    perm = np.concatenate([np.flatnonzero(group == g) for g in used]).astype(np.int64)
+    sizes = np.array([np.count_nonzero(group == g) for g in used], dtype=np.int64)
+    gstart = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return perm, gstart
 
 
 def _tolerance(X, tol):
@@ -82,7 +126,8 @@ def _is_same_clustering(labels1, labels2, n_clusters):
 
 
 def _sq_norms(centers):
-    return np.einsum("ij,ij->i", centers, centers)
+    c = np.asarray(centers, dtype=np.float64)
+    return np.einsum("ij,ij->i", c, c)
 
 
 def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True):
@@ -130,7 +175,15 @@ def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True)
         else:
             centers_t = np.ascontiguousarray(centers.T)
             _k._lloyd_iter_dense(
-                X, sample_weight, centers_t, labels, dummy_sums, dummy_w, n_changed, False
+                X,
+                sample_weight,
+                centers_t,
+                _sq_norms(centers),
+                labels,
+                dummy_sums,
+                dummy_w,
+                n_changed,
+                False,
             )
     if not return_inertia:
         return labels
@@ -380,7 +433,7 @@ def _kmeans_single(
 ):
     """One k-means run (Lloyd's algorithm), from validated data and initial centres.
 
-    Dense data use Hamerly's exact bounds when ``use_bounds`` (same labels as plain Lloyd);
+    Dense data use Yinyang's exact bounds when ``use_bounds`` (same labels as plain Lloyd);
     sparse data use plain Lloyd. Convergence rules follow scikit-learn: strict convergence
     when the labels do not change, else the squared centre shift against ``tol``; a final
     E-step makes the labels match the returned centres.
@@ -411,8 +464,13 @@ def _kmeans_single(
     half_sep = np.empty(n_clusters)
     eps = _bound_eps(dtype, n_features)
     if bounded:
+        # Yinyang: groups of about 8 centres, fixed from the initial centres
+        perm, gstart = _center_groups(centers, max(1, round(n_clusters / 8)))
         upper = np.zeros(n_samples)
-        lower = np.zeros(n_samples)
+        lower = np.zeros((n_samples, gstart.shape[0] - 1))
+        x_sq = np.empty(n_samples)
+        _k._row_sq_norms(X, x_sq)
+        delta_scale = _gemm_delta_scale(dtype, n_features)
 
     def e_step(centers, update_centers, first):
         if is_sparse:
@@ -428,11 +486,15 @@ def _kmeans_single(
                 update_centers,
             )
         elif bounded:
-            _k._hamerly_iter_dense(
+            _k._yinyang_iter_dense(
                 X,
                 sample_weight,
                 centers,
                 np.ascontiguousarray(centers.T),
+                _sq_norms(centers),
+                x_sq,
+                perm,
+                gstart,
                 half_sep,
                 center_shift,
                 upper,
@@ -444,12 +506,14 @@ def _kmeans_single(
                 not first,
                 update_centers,
                 eps,
+                delta_scale,
             )
         else:
             _k._lloyd_iter_dense(
                 X,
                 sample_weight,
                 np.ascontiguousarray(centers.T),
+                _sq_norms(centers),
                 labels,
                 sums,
                 wsums,
@@ -518,7 +582,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     Same parameters, attributes, methods, warnings and errors as scikit-learn 1.9's
     ``KMeans``, and the same use of ``random_state``: for a given seed it finds the same
     clustering (up to floating-point ties). Dense data run Lloyd's algorithm accelerated by
-    Hamerly's exact bounds for both values of ``algorithm``; the labels are those plain Lloyd
+    Yinyang's exact bounds for both values of ``algorithm``; the labels are those plain Lloyd
     would give. Work is parallel over fixed sample blocks, so results do not depend on the
     number of Numba threads.
 

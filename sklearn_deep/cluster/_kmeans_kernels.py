@@ -8,11 +8,13 @@ Layout conventions
   on ``n_samples`` (never on the thread count). ``prange`` runs over blocks; each block writes
   its own slice of the partial-sum buffers, which the caller reduces serially in block order.
   Results are therefore bit-identical whatever the number of threads.
-* Squared distances between a dense sample and a centre are accumulated feature by feature,
-  in order, as ``sum_f (x_f - c_f) ** 2``. The all-centres kernels vectorise over centres
-  (centres passed transposed, ``(n_features, n_clusters)``), so they give bit-identical values
-  to the one-centre helper; the bound-based (Hamerly) iteration therefore picks exactly the
-  labels plain Lloyd would pick.
+* The Lloyd kernels rank centres as scikit-learn does, by ``||c||^2 - 2 <x, c>`` with the
+  cross term from a BLAS product over chunks of samples (run them with BLAS limited to one
+  thread). The bound-based (Yinyang) iteration skips a sample only when its bounds prove,
+  beyond the rounding error of that computation, that the label stays: it gives the labels
+  of the plain kernel.
+* Other distances (transform, inertia, bounds) are accumulated directly, feature by
+  feature, as ``sum_f (x_f - c_f) ** 2``.
 * Centre sums, cluster weights, potentials and inertia are accumulated in float64.
 """
 
@@ -61,8 +63,7 @@ def _sqdist_one_dense(X, i, centers, j):
 def _sqdist_all_dense(X, i, centers_t, acc):
     """Squared distances from ``X[i]`` to every centre; ``centers_t`` is (n_features, k).
 
-    Writes ``acc`` of shape (n_clusters,), same dtype as X. The per-centre operation order
-    is the one of :func:`_sqdist_one_dense`.
+    Writes ``acc`` of shape (n_clusters,), same dtype as X (vectorised over centres).
     """
     n_features, n_clusters = centers_t.shape
     for j in range(n_clusters):
@@ -74,24 +75,49 @@ def _sqdist_all_dense(X, i, centers_t, acc):
             acc[j] += diff * diff
 
 
-@njit(cache=CACHE, inline="always")
-def _first_argmin(acc):
-    best = 0
-    best_val = acc[0]
-    for j in range(1, acc.shape[0]):
-        if acc[j] < best_val:
-            best_val = acc[j]
-            best = j
-    return best, best_val
+@njit(cache=CACHE, fastmath=True)
+def _sqdist_rows_fast(X, i, c):
+    """``sum_f (X[i, f] - c[f]) ** 2`` in float64, vectorised (fastmath: reassociated)."""
+    acc = 0.0
+    for f in range(X.shape[1]):
+        diff = np.float64(X[i, f]) - np.float64(c[f])
+        acc += diff * diff
+    return acc
 
 
 # ---------------------------------------------------------------------------------------------
 # Lloyd (plain) iterations
 
 
+@njit(cache=CACHE, inline="always")
+def _gemm_rows_argmin(D, r, centers_sq):
+    """First argmin over centres of ``||c||^2 - 2 <x, c>`` for row ``r`` of ``D = X C^T``.
+
+    Returns ``(best, best_val, second_val)`` (float64 values, without ``||x||^2``).
+    """
+    best = 0
+    best_val = centers_sq[0] - 2.0 * D[r, 0]
+    second_val = np.inf
+    for j in range(1, D.shape[1]):
+        v = centers_sq[j] - 2.0 * D[r, j]
+        if v < best_val:
+            second_val = best_val
+            best_val = v
+            best = j
+        elif v < second_val:
+            second_val = v
+    return best, best_val, second_val
+
+
 @njit(cache=CACHE, parallel=True)
-def _lloyd_iter_dense(X, sample_weight, centers_t, labels, sums, wsums, n_changed, update_centers):
+def _lloyd_iter_dense(
+    X, sample_weight, centers_t, centers_sq, labels, sums, wsums, n_changed, update_centers
+):
     """One plain Lloyd E-step (and partial M-step) on dense data.
+
+    As scikit-learn, distances are ranked by ``||c_j||^2 - 2 <x, c_j>``, the cross term
+    from a BLAS matrix product over chunks of ``CHUNK_SIZE`` samples (call with BLAS
+    limited to one thread: the kernel is already parallel over blocks).
 
     Parameters
     ----------
@@ -99,6 +125,8 @@ def _lloyd_iter_dense(X, sample_weight, centers_t, labels, sums, wsums, n_change
     sample_weight : ndarray of shape (n_samples,), X's dtype
     centers_t : ndarray of shape (n_features, n_clusters), X's dtype
         The current centres, transposed.
+    centers_sq : ndarray of shape (n_clusters,), float64
+        Squared norms of the centres.
     labels : ndarray of shape (n_samples,), int32
         Written: index of the closest centre (first one on ties).
     sums : ndarray of shape (n_blocks, n_clusters, n_features), float64
@@ -110,22 +138,24 @@ def _lloyd_iter_dense(X, sample_weight, centers_t, labels, sums, wsums, n_change
     update_centers : bool
     """
     n_samples = X.shape[0]
-    n_features, n_clusters = centers_t.shape
+    n_features = X.shape[1]
     n_blocks = _n_blocks(n_samples)
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
-        acc = np.empty(n_clusters, dtype=X.dtype)
         changed = 0
+        for s in range(start, end, CHUNK_SIZE):
+            e = min(s + CHUNK_SIZE, end)
+            D = np.dot(X[s:e], centers_t)
+            for r in range(e - s):
+                label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
+                if label != labels[s + r]:
+                    changed += 1
+                    labels[s + r] = label
         if update_centers:
             sums[b, :, :] = 0.0
             wsums[b, :] = 0.0
-        for i in range(start, end):
-            _sqdist_all_dense(X, i, centers_t, acc)
-            label, _ = _first_argmin(acc)
-            if label != labels[i]:
-                changed += 1
-                labels[i] = label
-            if update_centers:
+            for i in range(start, end):
+                label = labels[i]
                 w = sample_weight[i]
                 wsums[b, label] += w
                 for f in range(n_features):
@@ -185,15 +215,19 @@ def _lloyd_iter_sparse(
 
 
 # ---------------------------------------------------------------------------------------------
-# Hamerly's exact bound-based iteration (dense)
+# Yinyang's exact bound-based iteration (dense)
 
 
 @njit(cache=CACHE, parallel=True)
-def _hamerly_iter_dense(
+def _yinyang_iter_dense(
     X,
     sample_weight,
     centers,
     centers_t,
+    centers_sq,
+    x_sq,
+    perm,
+    gstart,
     half_sep,
     shift,
     upper,
@@ -205,88 +239,138 @@ def _hamerly_iter_dense(
     use_bounds,
     update_centers,
     eps,
+    delta_scale,
 ):
-    """One Lloyd iteration with Hamerly's bounds, exact: same labels as plain Lloyd.
+    """One Lloyd iteration with Yinyang group bounds; same labels as :func:`_lloyd_iter_dense`.
+
+    The centres are split into groups; each sample keeps an upper bound on the distance to
+    its centre and, per group, a lower bound on the distance to the group's other centres.
+    After the centres move, a group's bound drops by the largest move in the group only, so
+    one centre travelling far does not invalidate every sample's bounds (as with a single
+    Hamerly bound). Samples whose bounds cannot prove that their label stays get all
+    distances, ranked exactly as the plain kernel ranks them (BLAS product over chunks),
+    and fresh bounds.
+
+    The bounds are on exact distances. A sample is skipped only when they prove that every
+    other centre is farther by more than the rounding error ``delta`` of the computed
+    squared distances, ``delta_i = delta_scale * (||x_i||^2 + max_j ||c_j||^2)``, so the
+    computed argmin (hence the label) cannot change.
 
     Parameters
     ----------
-    X, sample_weight, labels, sums, wsums, n_changed, update_centers
+    X, sample_weight, centers_t, centers_sq, labels, sums, wsums, n_changed, update_centers
         As in :func:`_lloyd_iter_dense`.
     centers : ndarray of shape (n_clusters, n_features), X's dtype
-    centers_t : ndarray of shape (n_features, n_clusters), X's dtype
-        ``centers`` transposed.
+    x_sq : ndarray of shape (n_samples,), float64
+        Squared norms of the samples.
+    perm : ndarray of shape (n_clusters,), int64
+    gstart : ndarray of shape (n_groups + 1,), int64
+        Group ``g`` holds centres ``perm[gstart[g]:gstart[g + 1]]``.
     half_sep : ndarray of shape (n_clusters,), float64
         Lower bound on half the distance from each centre to its closest other centre.
     shift : ndarray of shape (n_clusters,), float64
-        How far each centre moved since the bounds were last written; the bounds are
-        widened by it first (own centre's shift for ``upper``, the largest shift of another
-        centre for ``lower``).
+        Centre moves since the bounds were written; the bounds are widened by them first.
     upper : ndarray of shape (n_samples,), float64
-        Read and written: upper bound on the distance from each sample to its centre.
-    lower : ndarray of shape (n_samples,), float64
-        Read and written: lower bound on the distance to the second-closest centre.
+        Read and written: upper bound on the distance of each sample to its centre.
+    lower : ndarray of shape (n_samples, n_groups), float64
+        Read and written: per-group lower bounds on the distance to the group's centres
+        other than the sample's own.
     use_bounds : bool
-        False on the first pass (bounds not yet initialised): every distance is computed.
+        False on the first pass: all distances are computed.
     eps : float
-        Relative safety margin covering floating-point rounding of the computed distances;
-        bounds are widened by it so a skipped sample provably keeps Lloyd's label.
+        Relative rounding margin of directly computed distances and of the bound updates.
+    delta_scale : float
+        See above.
     """
-    n_samples = X.shape[0]
-    n_features, n_clusters = centers_t.shape
+    n_samples, n_features = X.shape
+    n_clusters = centers_t.shape[1]
+    n_groups = gstart.shape[0] - 1
     n_blocks = _n_blocks(n_samples)
-    j_max = 0
-    for j in range(1, n_clusters):
-        if shift[j] > shift[j_max]:
-            j_max = j
-    second_shift = 0.0
+    group_shift = np.zeros(n_groups)
+    group_of = np.empty(n_clusters, dtype=np.int64)
+    for g in range(n_groups):
+        for p in range(gstart[g], gstart[g + 1]):
+            group_of[perm[p]] = g
+            if shift[perm[p]] > group_shift[g]:
+                group_shift[g] = shift[perm[p]]
+        group_shift[g] *= 1.0 + eps
+    c_max_sq = 0.0
     for j in range(n_clusters):
-        if j != j_max and shift[j] > second_shift:
-            second_shift = shift[j]
-    max_shift = shift[j_max] * (1.0 + eps)
-    second_shift *= 1.0 + eps
+        if centers_sq[j] > c_max_sq:
+            c_max_sq = centers_sq[j]
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
-        acc = np.empty(n_clusters, dtype=X.dtype)
+        todo = np.empty(end - start, dtype=np.int64)
+        buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
+        vals = np.empty(n_clusters)
+        n_todo = 0
         changed = 0
+        # 1. bounds: which samples may change label
+        for i in range(start, end):
+            if not use_bounds:
+                todo[n_todo] = i
+                n_todo += 1
+                continue
+            a = labels[i]
+            u = upper[i] + shift[a] * (1.0 + eps)
+            glb = np.inf
+            for g in range(n_groups):
+                lg = lower[i, g] - group_shift[g]
+                lower[i, g] = lg
+                if lg < glb:
+                    glb = lg
+            upper[i] = u
+            two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+            others = max(2.0 * half_sep[a] - u, glb)
+            if others > u and others * others - u * u > two_delta:
+                continue
+            u = math.sqrt(_sqdist_one_dense(X, i, centers, a)) * (1.0 + eps)
+            upper[i] = u
+            others = max(2.0 * half_sep[a] - u, glb)
+            if others > u and others * others - u * u > two_delta:
+                continue
+            todo[n_todo] = i
+            n_todo += 1
+        # 2. all distances for the rest: rows (gathered unless contiguous) times the
+        #    centres (BLAS), ranked as in the plain kernel; fresh bounds
+        for t0 in range(0, n_todo, CHUNK_SIZE):
+            m = min(CHUNK_SIZE, n_todo - t0)
+            if use_bounds:
+                for r in range(m):
+                    i = todo[t0 + r]
+                    for f in range(n_features):
+                        buf[r, f] = X[i, f]
+                D = np.dot(buf[:m], centers_t)
+            else:
+                D = np.dot(X[start + t0 : start + t0 + m], centers_t)
+            for r in range(m):
+                i = todo[t0 + r]
+                best = 0
+                best_val = np.inf
+                for j in range(n_clusters):
+                    v = centers_sq[j] - 2.0 * D[r, j]
+                    vals[j] = v
+                    if v < best_val:
+                        best_val = v
+                        best = j
+                delta = delta_scale * (x_sq[i] + c_max_sq)
+                for g in range(n_groups):
+                    mg = np.inf
+                    for p in range(gstart[g], gstart[g + 1]):
+                        j = perm[p]
+                        if j != best and vals[j] < mg:
+                            mg = vals[j]
+                    lower[i, g] = math.sqrt(max(x_sq[i] + mg - delta, 0.0)) * (1.0 - eps)
+                upper[i] = math.sqrt(max(x_sq[i] + best_val + delta, 0.0)) * (1.0 + eps)
+                if best != labels[i]:
+                    changed += 1
+                    labels[i] = best
+        # 3. partial sums, in sample order (bit-identical to the plain Lloyd kernel)
         if update_centers:
             sums[b, :, :] = 0.0
             wsums[b, :] = 0.0
-        for i in range(start, end):
-            label = labels[i]
-            full = True
-            if use_bounds:
-                u = upper[i] + shift[label] * (1.0 + eps)
-                low = lower[i] - (second_shift if label == j_max else max_shift)
-                upper[i] = u
-                lower[i] = low
-                m = max(half_sep[label], low)
-                if u < m:
-                    full = False
-                else:
-                    u = math.sqrt(_sqdist_one_dense(X, i, centers, label)) * (1.0 + eps)
-                    upper[i] = u
-                    if u < m:
-                        full = False
-            if full:
-                _sqdist_all_dense(X, i, centers_t, acc)
-                best = 0
-                best_val = acc[0]
-                second_val = np.inf
-                for j in range(1, n_clusters):
-                    v = acc[j]
-                    if v < best_val:
-                        second_val = best_val
-                        best_val = v
-                        best = j
-                    elif v < second_val:
-                        second_val = v
-                upper[i] = math.sqrt(best_val) * (1.0 + eps)
-                lower[i] = math.sqrt(second_val) * (1.0 - eps)
-                if best != label:
-                    changed += 1
-                    labels[i] = best
-                    label = best
-            if update_centers:
+            for i in range(start, end):
+                label = labels[i]
                 w = sample_weight[i]
                 wsums[b, label] += w
                 for f in range(n_features):
@@ -397,6 +481,17 @@ def _finish_mstep(
 
 # ---------------------------------------------------------------------------------------------
 # inertia, per-sample distances
+
+
+@njit(cache=CACHE, parallel=True)
+def _row_sq_norms(X, out):
+    """Squared norm of each row, accumulated in float64; writes ``out`` (n_samples,)."""
+    for i in prange(X.shape[0]):
+        acc = 0.0
+        for f in range(X.shape[1]):
+            v = np.float64(X[i, f])
+            acc += v * v
+        out[i] = acc
 
 
 @njit(cache=CACHE, parallel=True)
@@ -526,19 +621,16 @@ def _kmeanspp_trials_dense(X, sample_weight, candidates, closest, dist_trials, p
     n_blocks = _n_blocks(n_samples)
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
-        for t in range(n_trials):
-            pot = 0.0
-            for i in range(start, end):
-                acc = 0.0
-                for f in range(n_features):
-                    diff = np.float64(X[i, f]) - np.float64(candidates[t, f])
-                    acc += diff * diff
-                d = X.dtype.type(acc)
+        pot = np.zeros(n_trials)
+        for i in range(start, end):
+            for t in range(n_trials):
+                d = X.dtype.type(_sqdist_rows_fast(X, i, candidates[t]))
                 if closest[i] < d:
                     d = closest[i]
                 dist_trials[t, i] = d
-                pot += np.float64(d) * sample_weight[i]
-            pots[b, t] = pot
+                pot[t] += np.float64(d) * sample_weight[i]
+        for t in range(n_trials):
+            pots[b, t] = pot[t]
 
 
 @njit(cache=CACHE, parallel=True)

@@ -8,7 +8,13 @@ from scipy.spatial.distance import cdist
 
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
-from sklearn_deep.cluster._kmeans import _n_blocks, _relocate_empty_clusters
+from sklearn_deep.cluster._kmeans import (
+    _center_groups,
+    _gemm_delta_scale,
+    _n_blocks,
+    _relocate_empty_clusters,
+    _sq_norms,
+)
 
 
 def _data(n=700, d=7, k=9, dtype=np.float64, seed=0, sparse=False):
@@ -62,8 +68,9 @@ def test_lloyd_iter_dense_matches_oracle(dtype):
     n, d = X.shape
     k = centers.shape[0]
     labels, sums, wsums, n_changed = _buffers(n, k, d)
+    cs = _sq_norms(centers)
     K._lloyd_iter_dense(
-        X, sw, np.ascontiguousarray(centers.T), labels, sums, wsums, n_changed, True
+        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, n_changed, True
     )
     _, ref_labels, ref_sums, ref_w = _oracle_step(X, sw, centers)
     assert_array_equal(labels, ref_labels)
@@ -73,7 +80,7 @@ def test_lloyd_iter_dense_matches_oracle(dtype):
     assert_allclose(wsums.sum(axis=0), ref_w, rtol=rtol)
     # second pass with the same centres changes nothing
     K._lloyd_iter_dense(
-        X, sw, np.ascontiguousarray(centers.T), labels, sums, wsums, n_changed, False
+        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, n_changed, False
     )
     assert n_changed.sum() == 0
 
@@ -97,51 +104,80 @@ def test_lloyd_iter_sparse_matches_oracle(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_hamerly_matches_plain_lloyd_and_keeps_valid_bounds(dtype):
-    X, centers, sw = _data(n=1500, d=5, k=12, dtype=dtype, seed=1)
+@pytest.mark.parametrize("k", [5, 24])
+def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k):
+    X, centers, sw = _data(n=1500, d=5, k=k, dtype=dtype, seed=1)
     n, d = X.shape
-    k = centers.shape[0]
     eps = 16.0 * (d + 4) * float(np.finfo(dtype).eps)
-    lab_h, sums_h, wsums_h, ch_h = _buffers(n, k, d)
+    perm, gstart = _center_groups(centers, max(1, round(k / 8)))
+    n_groups = gstart.shape[0] - 1
+    assert_array_equal(np.sort(perm), np.arange(k))
+    lab_y, sums_y, wsums_y, ch_y = _buffers(n, k, d)
     lab_l, sums_l, wsums_l, ch_l = _buffers(n, k, d)
-    upper, lower = np.zeros(n), np.zeros(n)
+    upper, lower = np.zeros(n), np.zeros((n, n_groups))
     shift, half_sep = np.zeros(k), np.empty(k)
     csum, wic = np.empty((k, d)), np.empty(k)
+    x_sq = np.empty(n)
+    K._row_sq_norms(X, x_sq)
+    assert_allclose(x_sq, (X.astype(np.float64) ** 2).sum(axis=1), rtol=1e-12)
+    delta_scale = _gemm_delta_scale(dtype, d)
+    skipped = 0
     c = centers.copy()
     for it in range(8):
         ct = np.ascontiguousarray(c.T)
-        K._hamerly_iter_dense(
+        cs = _sq_norms(c)
+        upper_before = upper.copy()
+        K._yinyang_iter_dense(
             X,
             sw,
             c,
             ct,
+            cs,
+            x_sq,
+            perm,
+            gstart,
             half_sep,
             shift,
             upper,
             lower,
-            lab_h,
-            sums_h,
-            wsums_h,
-            ch_h,
+            lab_y,
+            sums_y,
+            wsums_y,
+            ch_y,
             it > 0,
             True,
             eps,
+            delta_scale,
         )
-        K._lloyd_iter_dense(X, sw, ct, lab_l, sums_l, wsums_l, ch_l, True)
-        assert_array_equal(lab_h, lab_l)
-        assert ch_h.sum() == ch_l.sum()
-        assert_array_equal(sums_h, sums_l)  # same accumulation order: bit-identical
-        # bounds: upper >= distance to own centre, lower <= distance to any other centre
+        if it > 0:  # samples whose bound was only widened, not recomputed
+            skipped += int(np.sum(upper == upper_before + shift[lab_y] * (1.0 + eps)))
+        K._lloyd_iter_dense(X, sw, ct, cs, lab_l, sums_l, wsums_l, ch_l, True)
+        assert_array_equal(lab_y, lab_l)
+        assert ch_y.sum() == ch_l.sum()
+        assert_array_equal(sums_y, sums_l)  # same accumulation order: bit-identical
+        # bounds: upper >= distance to own centre; per group, lower <= distance to every
+        # centre of the group other than the sample's own
         dist = np.sqrt(cdist(X.astype(np.float64), c.astype(np.float64), "sqeuclidean"))
-        own = dist[np.arange(n), lab_h]
+        own = dist[np.arange(n), lab_y]
         assert np.all(upper >= own * (1 - 1e-12))
-        others = dist.copy()
-        others[np.arange(n), lab_h] = np.inf
-        assert np.all(lower <= others.min(axis=1) * (1 + 1e-12))
-        K._reduce_blocks(sums_h, wsums_h, csum, wic)
+        for g in range(n_groups):
+            members = perm[gstart[g] : gstart[g + 1]]
+            dg = dist[:, members].copy()
+            dg[lab_y[:, None] == members[None, :]] = np.inf
+            assert np.all(lower[:, g] <= dg.min(axis=1) * (1 + 1e-12))
+        K._reduce_blocks(sums_y, wsums_y, csum, wic)
         c_new = np.empty_like(c)
         K._finish_mstep(csum, wic, c, c_new, shift, half_sep, eps, True)
         c = c_new
+    assert skipped > n  # the bounds do spare distance computations
+
+
+def test_center_groups_partition():
+    rng = np.random.RandomState(0)
+    centers = np.vstack([rng.randn(6, 3), rng.randn(5, 3) + 50])
+    perm, gstart = _center_groups(centers, 2)
+    assert_array_equal(gstart, [0, 6, 11])
+    assert set(perm[:6]) == set(range(6))  # nearby centres share a group
 
 
 def test_reduce_and_finish_mstep():
@@ -283,7 +319,15 @@ def test_kernels_independent_of_thread_count():
         with numba_threads(n_threads):
             labels, sums, wsums, n_changed = _buffers(n, k, d)
             K._lloyd_iter_dense(
-                X, sw, np.ascontiguousarray(centers.T), labels, sums, wsums, n_changed, True
+                X,
+                sw,
+                np.ascontiguousarray(centers.T),
+                _sq_norms(centers),
+                labels,
+                sums,
+                wsums,
+                n_changed,
+                True,
             )
             inertia = K._inertia_dense(X, sw, centers, labels, -1)
             out.append((labels, sums, wsums, inertia))
@@ -300,7 +344,7 @@ def test_float32_and_float64_kernels_agree():
         Xd, cd, swd = X.astype(dtype), centers.astype(dtype), sw.astype(dtype)
         labels, sums, wsums, n_changed = _buffers(*X.shape[:1], *centers.shape)
         K._lloyd_iter_dense(
-            Xd, swd, np.ascontiguousarray(cd.T), labels, sums, wsums, n_changed, True
+            Xd, swd, np.ascontiguousarray(cd.T), _sq_norms(cd), labels, sums, wsums, n_changed, True
         )
         res[dtype] = (labels, sums.sum(axis=0), K._inertia_dense(Xd, swd, cd, labels, -1))
     assert_array_equal(res[np.float32][0], res[np.float64][0])

@@ -1,0 +1,223 @@
+"""Benchmark sklearn_deep's KMeans against scikit-learn's (lloyd and elkan), in one process.
+
+For each (n_samples, n_features, n_clusters) and dtype, the same data and the same initial
+centres (k-means++ from a fixed seed) go to every implementation, with ``n_init=1,
+max_iter=20, tol=0``. Reported: median fit time, ratio to scikit-learn's fastest, inertia
+(and whether the labels agree), peak extra resident memory of one fit, and the time of
+``kmeans_plusplus`` alone (same seed, same chosen indices). A fresh interpreter measures the
+first-call latency (Numba kernels loaded from the on-disk cache).
+
+Run by hand (never in CI)::
+
+    python benchmarks/bench_kmeans.py            # full: n = 100k, 1M, 200k
+    python benchmarks/bench_kmeans.py --quick    # n / 10, fewer repeats
+
+Results go to ``benchmarks/results/kmeans[_quick].json``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CASES = [(100_000, 16, 16), (1_000_000, 16, 32), (200_000, 64, 256)]
+DTYPES = [np.float64, np.float32]
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _hwm_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_hwm():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:  # pragma: no cover - not Linux / not permitted
+        return False
+
+
+def _peak_extra_mb(fn):
+    """Peak resident memory above the level before ``fn()`` (MiB), Linux only."""
+    if not _reset_hwm():
+        return float("nan")
+    before = _rss_mb()
+    fn()
+    return _hwm_mb() - before
+
+
+def _median_time(fn, repeats):
+    times = []
+    out = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), times, out
+
+
+def make_data(n, d, k, dtype, seed=0):
+    """Gaussian blobs: k centres in a box, overlapping enough that 20 iterations run."""
+    rng = np.random.RandomState(seed)
+    centers = rng.uniform(-10, 10, size=(k, d))
+    labels = rng.randint(k, size=n)
+    X = centers[labels] + rng.normal(scale=4.0, size=(n, d))
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def first_call_latency():
+    """Fresh interpreter, warm on-disk cache: first and second fit of a small problem."""
+    code = (
+        "import time, numpy as np\n"
+        "from sklearn_deep.cluster import KMeans\n"
+        "X = np.random.RandomState(0).randn(20000, 8)\n"
+        "t = time.perf_counter(); KMeans(8, random_state=0).fit(X); t1 = time.perf_counter() - t\n"
+        "t = time.perf_counter(); KMeans(8, random_state=0).fit(X); t2 = time.perf_counter() - t\n"
+        "print(t1, t2)\n"
+    )
+    # run twice: the first run fills the cache if needed, the second is the measurement
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    first, second = float(out[0]), float(out[1])
+    return {"first_fit_s": first, "second_fit_s": second, "jit_overhead_s": first - second}
+
+
+def bench_case(n, d, k, dtype, repeats):
+    from sklearn.cluster import KMeans as SkKMeans
+    from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
+
+    from sklearn_deep.cluster import KMeans, kmeans_plusplus
+
+    X = make_data(n, d, k, dtype)
+    init, _ = kmeans_plusplus(X, k, random_state=0)
+    params = dict(n_clusters=k, init=init, n_init=1, max_iter=20, tol=0)
+    impls = {
+        "sklearn_deep": lambda: KMeans(**params).fit(X),
+        "sklearn_lloyd": lambda: SkKMeans(algorithm="lloyd", **params).fit(X),
+        "sklearn_elkan": lambda: SkKMeans(algorithm="elkan", **params).fit(X),
+    }
+    row = {"n_samples": n, "n_features": d, "n_clusters": k, "dtype": np.dtype(dtype).name}
+    fits = {}
+    for name, fn in impls.items():
+        fn()  # warm-up (JIT, caches, page faults)
+        med, times, est = _median_time(fn, repeats)
+        fits[name] = est
+        row[name] = {
+            "median_s": med,
+            "times_s": times,
+            "inertia": float(est.inertia_),
+            "n_iter": int(est.n_iter_),
+            "peak_extra_mb": _peak_extra_mb(fn),
+        }
+    ref = fits["sklearn_lloyd"]
+    ours = fits["sklearn_deep"]
+    best_sk = min(row["sklearn_lloyd"]["median_s"], row["sklearn_elkan"]["median_s"])
+    row["speedup_vs_best_sklearn"] = best_sk / row["sklearn_deep"]["median_s"]
+    row["speedup_vs_lloyd"] = row["sklearn_lloyd"]["median_s"] / row["sklearn_deep"]["median_s"]
+    row["speedup_vs_elkan"] = row["sklearn_elkan"]["median_s"] / row["sklearn_deep"]["median_s"]
+    row["inertia_rel_diff"] = abs(ours.inertia_ - ref.inertia_) / ref.inertia_
+    row["labels_equal_fraction"] = float(np.mean(ours.labels_ == ref.labels_))
+
+    # k-means++ alone, same seed
+    kpp_ours = _median_time(lambda: kmeans_plusplus(X, k, random_state=1), repeats)
+    kpp_sk = _median_time(lambda: sk_kmeans_plusplus(X, k, random_state=1), repeats)
+    row["kmeans_plusplus"] = {
+        "sklearn_deep_s": kpp_ours[0],
+        "sklearn_s": kpp_sk[0],
+        "speedup": kpp_sk[0] / kpp_ours[0],
+        "same_indices": bool(np.array_equal(kpp_ours[2][1], kpp_sk[2][1])),
+    }
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n / 10 and fewer repeats")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import numba
+    import sklearn
+    from threadpoolctl import threadpool_info
+
+    repeats = args.repeats or (2 if args.quick else 3)
+    scale = 10 if args.quick else 1
+    results = {
+        "benchmark": "kmeans",
+        "quick": args.quick,
+        "settings": {"n_init": 1, "max_iter": 20, "tol": 0, "init": "k-means++ (seed 0)"},
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+        "threads": {
+            "numba": numba.get_num_threads(),
+            "numba_layer": None,
+            "threadpoolctl": [
+                {k: i.get(k) for k in ("user_api", "internal_api", "num_threads")}
+                for i in threadpool_info()
+            ],
+        },
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "repeats": repeats,
+        "cases": [],
+    }
+    results["first_call"] = first_call_latency()
+    print(f"first call (fresh process, warm cache): {results['first_call']}")
+    header = (
+        f"{'n':>9} {'d':>3} {'k':>4} {'dtype':>7} | {'ours':>8} {'lloyd':>8} {'elkan':>8}"
+        f" | {'x best':>6} | {'iters':>5} | {'inertia rel':>11} | {'k++ x':>6} {'same':>5}"
+    )
+    print(header)
+    for n, d, k in CASES:
+        for dtype in DTYPES:
+            row = bench_case(n // scale, d, k, dtype, repeats)
+            results["cases"].append(row)
+            print(
+                f"{row['n_samples']:>9} {d:>3} {k:>4} {row['dtype']:>7} | "
+                f"{row['sklearn_deep']['median_s']:8.3f} {row['sklearn_lloyd']['median_s']:8.3f} "
+                f"{row['sklearn_elkan']['median_s']:8.3f} | "
+                f"{row['speedup_vs_best_sklearn']:6.2f} | "
+                f"{row['sklearn_deep']['n_iter']:>2}/{row['sklearn_lloyd']['n_iter']:<2} | "
+                f"{row['inertia_rel_diff']:11.2e} | "
+                f"{row['kmeans_plusplus']['speedup']:6.2f} "
+                f"{row['kmeans_plusplus']['same_indices']!s:>5}",
+                flush=True,
+            )
+    try:
+        results["threads"]["numba_layer"] = numba.threading_layer()
+    except ValueError:  # pragma: no cover
+        pass
+    out = args.out or Path(__file__).parent / "results" / (
+        "kmeans_quick.json" if args.quick else "kmeans.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
