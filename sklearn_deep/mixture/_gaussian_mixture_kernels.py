@@ -15,9 +15,16 @@ Layout conventions
   ``n_features`` is. The heavy loops are small matrix products written out
   (``X_block @ U`` for the E-step, ``D.T @ (r * D)`` for the M-step).
 
-``fastmath`` is used only by the M-step accumulation kernels (plain weighted dot
-products, which need re-association to vectorise); the E-step kernels (log-sum-exp,
-``-inf`` weights) and the Cholesky kernel are compiled without it.
+``fastmath`` is used only by the two matrix-product helpers: ``contract`` (fused
+multiply-adds) in the E-step tile :func:`_quad_tile4`, and re-association in the M-step
+dot products :func:`_syrk_tiles` (needed to vectorise them). The log-sum-exp (``-inf``
+weights), the exponential and the Cholesky kernel are compiled without it. The
+exponential of the log-sum-exp is a polynomial (:func:`_exp_nonpositive`), so that its
+loops vectorise without SVML.
+
+Tied covariances use :func:`_estep_full` with the shared factor repeated per component,
+and ``X.T @ X`` is :func:`_mstep_scatter_full` with one component of unit weights: fewer
+kernels to JIT-compile.
 """
 
 import math
