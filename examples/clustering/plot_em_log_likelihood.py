@@ -16,7 +16,6 @@ iterations.
 """
 
 # %%
-# sphinx_gallery_thumbnail_number = 2
 import warnings
 
 import matplotlib.pyplot as plt
@@ -28,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_deep.datasets import load_old_faithful
 from sklearn_deep.mixture import GaussianMixture
 
+# sphinx_gallery_thumbnail_number = 2
 X = StandardScaler().fit_transform(load_old_faithful().data)
 
 # %%

@@ -15,13 +15,13 @@ k-means++ rarely does.
 """
 
 # %%
-# sphinx_gallery_thumbnail_number = 2
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import make_blobs
 
 from sklearn_deep.cluster import KMeans, kmeans_plusplus
 
+# sphinx_gallery_thumbnail_number = 2
 grid = np.array([(i, j) for i in range(5) for j in range(3)], dtype=float) * 4.0
 X, y = make_blobs(n_samples=3000, centers=grid, cluster_std=0.6, random_state=0)
 n_clusters = len(grid)
