@@ -132,6 +132,12 @@ class SequenceInput(nn.Module):
             self.embedding = nn.Embedding(
                 self.vocab_size + 1, embedding_dim, padding_idx=padding_idx
             )
+            # N(0, 1/D) rather than torch's N(0, 1): small random vectors that training moves
+            # quickly (Adam steps are the same size whatever the scale of the weights)
+            nn.init.normal_(self.embedding.weight, std=embedding_dim**-0.5)
+            if padding_idx is not None:
+                with torch.no_grad():
+                    self.embedding.weight[padding_idx].zero_()
             self.projection = None
             self.output_dim = embedding_dim
         else:
@@ -502,6 +508,8 @@ class TransformerClassifierModule(nn.Module):
 
     def _embed(self, X):
         Z, lengths = self.input(X)
+        if self.input.input_type == "tokens":
+            Z = Z * math.sqrt(self.d_model)  # as in "Attention is all you need"
         if self.cls_token is not None:
             Z = torch.cat([self.cls_token.to(Z.dtype).expand(Z.shape[0], 1, -1), Z], dim=1)
             lengths = lengths + 1

@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
-from sklearn_deep.neural_network._lstm import LSTMClassifier
+from sklearn_deep.neural_network import LSTMClassifier
 
 FAST = dict(hidden_size=16, embedding_dim=16, max_epochs=8, random_state=0)
 

@@ -13,8 +13,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from sklearn_deep.neural_network._lstm import LSTMClassifier
-from sklearn_deep.neural_network._transformer import TransformerClassifier
+from sklearn_deep.neural_network import LSTMClassifier, TransformerClassifier
 from sklearn_deep.preprocessing import TextToSequence
 
 FAST = dict(
