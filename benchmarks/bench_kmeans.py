@@ -64,13 +64,16 @@ def _peak_extra_mb(fn):
     return _hwm_mb() - before
 
 
-def _median_time(fn, repeats):
+def _median_time(fn, repeats, cpu_times=None):
+    """Median wall time of ``repeats`` calls; CPU times (all threads) go to ``cpu_times``."""
     times = []
     out = None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - start)
+        if cpu_times is not None:
+            cpu_times.append(time.process_time() - cpu)
     return float(np.median(times)), times, out
 
 
@@ -120,11 +123,13 @@ def bench_case(n, d, k, dtype, repeats):
     fits = {}
     for name, fn in impls.items():
         fn()  # warm-up (JIT, caches, page faults)
-        med, times, est = _median_time(fn, repeats)
+        cpu = []
+        med, times, est = _median_time(fn, repeats, cpu)
         fits[name] = est
         row[name] = {
             "median_s": med,
             "times_s": times,
+            "median_cpu_s": float(np.median(cpu)),
             "inertia": float(est.inertia_),
             "n_iter": int(est.n_iter_),
             "peak_extra_mb": _peak_extra_mb(fn),
@@ -135,6 +140,8 @@ def bench_case(n, d, k, dtype, repeats):
     row["speedup_vs_best_sklearn"] = best_sk / row["sklearn_deep"]["median_s"]
     row["speedup_vs_lloyd"] = row["sklearn_lloyd"]["median_s"] / row["sklearn_deep"]["median_s"]
     row["speedup_vs_elkan"] = row["sklearn_elkan"]["median_s"] / row["sklearn_deep"]["median_s"]
+    best_sk_cpu = min(row["sklearn_lloyd"]["median_cpu_s"], row["sklearn_elkan"]["median_cpu_s"])
+    row["cpu_speedup_vs_best_sklearn"] = best_sk_cpu / row["sklearn_deep"]["median_cpu_s"]
     row["inertia_rel_diff"] = abs(ours.inertia_ - ref.inertia_) / ref.inertia_
     row["labels_equal_fraction"] = float(np.mean(ours.labels_ == ref.labels_))
 
@@ -155,6 +162,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="n / 10 and fewer repeats")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--tag", default="", help="suffix of the results file name")
     args = parser.parse_args(argv)
 
     import numba
@@ -181,7 +189,20 @@ def main(argv=None):
                 for i in threadpool_info()
             ],
         },
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg(),
+        },
+        "env": {
+            k: os.environ.get(k)
+            for k in (
+                "OMP_WAIT_POLICY",
+                "OMP_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+            )
+        },
         "repeats": repeats,
         "cases": [],
     }
@@ -189,7 +210,8 @@ def main(argv=None):
     print(f"first call (fresh process, warm cache): {results['first_call']}")
     header = (
         f"{'n':>9} {'d':>3} {'k':>4} {'dtype':>7} | {'ours':>8} {'lloyd':>8} {'elkan':>8}"
-        f" | {'x best':>6} | {'iters':>5} | {'inertia rel':>11} | {'k++ x':>6} {'same':>5}"
+        f" | {'x best':>6} {'cpu x':>6} | {'iters':>5} | {'inertia rel':>11} | {'k++ x':>6}"
+        f" {'same':>5}"
     )
     print(header)
     for n, d, k in CASES:
@@ -200,7 +222,8 @@ def main(argv=None):
                 f"{row['n_samples']:>9} {d:>3} {k:>4} {row['dtype']:>7} | "
                 f"{row['sklearn_deep']['median_s']:8.3f} {row['sklearn_lloyd']['median_s']:8.3f} "
                 f"{row['sklearn_elkan']['median_s']:8.3f} | "
-                f"{row['speedup_vs_best_sklearn']:6.2f} | "
+                f"{row['speedup_vs_best_sklearn']:6.2f} "
+                f"{row['cpu_speedup_vs_best_sklearn']:6.2f} | "
                 f"{row['sklearn_deep']['n_iter']:>2}/{row['sklearn_lloyd']['n_iter']:<2} | "
                 f"{row['inertia_rel_diff']:11.2e} | "
                 f"{row['kmeans_plusplus']['speedup']:6.2f} "
@@ -211,9 +234,9 @@ def main(argv=None):
         results["threads"]["numba_layer"] = numba.threading_layer()
     except ValueError:  # pragma: no cover
         pass
-    out = args.out or Path(__file__).parent / "results" / (
-        "kmeans_quick.json" if args.quick else "kmeans.json"
-    )
+    results["load_average_at_end"] = os.getloadavg()
+    name = "kmeans" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
+    out = args.out or Path(__file__).parent / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"written {out}")
