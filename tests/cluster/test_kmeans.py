@@ -774,3 +774,22 @@ def test_f32_input_stays_f32():
     assert km.transform(Xd).dtype == np.float32
     assert km.labels_.dtype == np.int32
     assert km.predict(Xd).dtype == np.int32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [3, 17, 40])
+def test_bounded_run_equals_plain_lloyd(dtype, k):
+    # the Yinyang-accelerated run and the plain Lloyd run agree exactly
+    from sklearn_deep.cluster._kmeans import _kmeans_single
+
+    rng = np.random.RandomState(k)
+    Xd = rng.randn(3000, 6).astype(dtype) * rng.uniform(0.5, 3, size=6).astype(dtype)
+    Xd -= Xd.mean(axis=0)
+    sw = rng.uniform(0.5, 2, size=3000).astype(dtype)
+    init = Xd[rng.choice(3000, k, replace=False)]
+    fast = _kmeans_single(Xd, sw, init.copy(), max_iter=50, tol=0, use_bounds=True)
+    plain = _kmeans_single(Xd, sw, init.copy(), max_iter=50, tol=0, use_bounds=False)
+    assert_array_equal(fast[0], plain[0])
+    assert_array_equal(fast[2], plain[2])  # identical sums: bit-identical centres
+    assert fast[1] == plain[1]
+    assert fast[3] == plain[3]

@@ -53,7 +53,7 @@ def test_inertia_never_increases_between_iterations(problem):
         previous = km.inertia_
 
 
-@given(problems())
+@given(problems() | problems(max_n=150, max_d=4, max_k=30))
 def test_labels_are_argmin_and_inertia_recomputed(problem):
     X, sw, k, init = problem
     km = _fit(X, sw, k, init, max_iter=7)
@@ -67,7 +67,7 @@ def test_labels_are_argmin_and_inertia_recomputed(problem):
     assert_allclose(-km.score(X, sample_weight=sw), km.inertia_, rtol=1e-9, atol=atol)
 
 
-@given(problems())
+@given(problems() | problems(max_n=150, max_d=4, max_k=30))
 def test_centers_are_weighted_means_at_convergence(problem):
     X, sw, k, init = problem
     km = _fit(X, sw, k, init, max_iter=300, tol=0)
