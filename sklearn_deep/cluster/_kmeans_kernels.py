@@ -354,12 +354,11 @@ def _yinyang_iter_dense(
                         best_val = v
                         best = j
                 delta = delta_scale * (x_sq[i] + c_max_sq)
+                vals[best] = np.inf  # the group bounds exclude the sample's own centre
                 for g in range(n_groups):
                     mg = np.inf
                     for p in range(gstart[g], gstart[g + 1]):
-                        j = perm[p]
-                        if j != best and vals[j] < mg:
-                            mg = vals[j]
+                        mg = min(mg, vals[perm[p]])
                     lower[i, g] = math.sqrt(max(x_sq[i] + mg - delta, 0.0)) * (1.0 - eps)
                 upper[i] = math.sqrt(max(x_sq[i] + best_val + delta, 0.0)) * (1.0 + eps)
                 if best != labels[i]:
