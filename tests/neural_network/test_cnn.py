@@ -304,3 +304,24 @@ def test_grid_search_pipeline_n_jobs(digits):
     assert grid.best_estimator_[-1].module_.stage_shapes[0][0] in (4, 8)
     assert grid.best_estimator_[-1].net_.optimizer_.param_groups[0]["amsgrad"] in (False, True)
     assert grid.score(X_test, y_test) > 0.5
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_defaults_clear_sklearn_classifier_checks_for_other_seeds(seed):
+    """The data of check_classifiers_train / check_classifiers_classes (which always use
+    random_state=0) with other seeds: the defaults must not pass by the luck of one seed."""
+    from sklearn.datasets import make_blobs
+    from sklearn.utils import shuffle
+
+    X, y = make_blobs(n_samples=300, random_state=0)
+    X, y = shuffle(X, y, random_state=7)
+    X = StandardScaler().fit_transform(X)
+    for Xp, yp in [(X, y), (X[y != 2], y[y != 2])]:
+        assert CNNClassifier(random_state=seed).fit(Xp, yp).score(Xp, yp) > 0.83
+    X, y = make_blobs(n_samples=30, random_state=0, cluster_std=0.1)
+    X, y = shuffle(X, y, random_state=7)
+    X = StandardScaler().fit_transform(X)
+    names = np.take(["one", "two", "three"], y)
+    for Xp, yp in [(X, names), (X[y != 2], names[y != 2])]:
+        pred = CNNClassifier(random_state=seed).fit(Xp, yp).predict(Xp)
+        np.testing.assert_array_equal(np.unique(pred), np.unique(yp))
