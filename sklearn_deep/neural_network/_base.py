@@ -4,10 +4,12 @@
 ``fit`` and stored as ``net_``; it does not subclass skorch (skorch nets fail most of
 scikit-learn's estimator checks). The base takes care of everything that is not architecture:
 
-- ``__init__`` stores the explicit parameters and nothing else; skorch-style routed parameters
-  (``module__*``, ``optimizer__*``, ``criterion__*``, ``callbacks__*``, ``iterator_train__*``,
-  ``iterator_valid__*``) are accepted as keyword arguments, reported by ``get_params`` and
-  accepted by ``set_params``, so ``clone`` and ``GridSearchCV`` can sweep them;
+- ``__init__`` only stores its arguments: the explicit parameters, and skorch-style routed
+  parameters (``module__*``, ``optimizer__*``, ``criterion__*``, ``callbacks__*``,
+  ``iterator_train__*``, ``iterator_valid__*``) given as keyword arguments, which
+  ``get_params`` reports and ``set_params`` accepts, so ``clone`` and ``GridSearchCV`` can
+  sweep them (other keyword arguments are rejected at ``fit``, since scikit-learn's checks
+  require ``__init__`` not to raise);
 - validation with scikit-learn's ``validate_data`` (NaN/inf, complex, object, sparse, 1-D and
   empty inputs give scikit-learn's errors), float32 tensors for training;
 - label encoding (``classes_`` holds the user's labels, strings included; one class is an
@@ -183,8 +185,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         epochs, 'cosine' anneals it to zero over ``max_epochs`` epochs.
     max_epochs : int, default=10
         Passes over the training data in ``fit``.
-    batch_size : int, default=32
-        Mini-batch size.
+    batch_size : int or 'auto', default=32
+        Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)``.
     early_stopping : bool, default=False
         Hold out a stratified ``validation_fraction`` of the training data and stop when the
         validation loss has not improved for ``n_iter_no_change`` epochs (the best weights are
