@@ -87,6 +87,13 @@ def load_ucr_uea(name, *, split=None, return_X_y=False, pad_value=np.nan):
     ------
     ImportError
         If sktime (which ships the files) is not installed.
+
+    Examples
+    --------
+    >>> from sklearn_deep.datasets import load_ucr_uea
+    >>> bunch = load_ucr_uea("BasicMotions", split="test")  # doctest: +SKIP
+    >>> bunch.data.shape, bunch.target_names.tolist()  # doctest: +SKIP
+    ((40, 100, 6), ['Standing', 'Running', 'Walking', 'Badminton'])
     """
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be 'train', 'test' or None, got {split!r}")
@@ -170,6 +177,13 @@ def load_italy_power_demand(*, split=None, return_X_y=False):
     -------
     data : Bunch or (data, target)
         ``data`` of shape (n_samples, 24); see :func:`load_ucr_uea`.
+
+    Examples
+    --------
+    >>> from sklearn_deep.datasets import load_italy_power_demand
+    >>> X, y = load_italy_power_demand(split="test", return_X_y=True)  # doctest: +SKIP
+    >>> X.shape  # doctest: +SKIP
+    (1029, 24)
     """
     return load_ucr_uea("ItalyPowerDemand", split=split, return_X_y=return_X_y)
 
@@ -189,6 +203,13 @@ def load_basic_motions(*, split=None, return_X_y=False):
     -------
     data : Bunch or (data, target)
         ``data`` of shape (n_samples, 100, 6); see :func:`load_ucr_uea`.
+
+    Examples
+    --------
+    >>> from sklearn_deep.datasets import load_basic_motions
+    >>> X, y = load_basic_motions(split="train", return_X_y=True)  # doctest: +SKIP
+    >>> X.shape  # doctest: +SKIP
+    (40, 100, 6)
     """
     return load_ucr_uea("BasicMotions", split=split, return_X_y=return_X_y)
 
@@ -212,5 +233,12 @@ def load_japanese_vowels(*, split=None, return_X_y=False, pad_value=np.nan):
     -------
     data : Bunch or (data, target)
         ``data`` of shape (n_samples, max_length, 12); see :func:`load_ucr_uea`.
+
+    Examples
+    --------
+    >>> from sklearn_deep.datasets import load_japanese_vowels
+    >>> bunch = load_japanese_vowels(split="train")  # doctest: +SKIP
+    >>> bunch.data.shape, int(bunch.lengths.min()), int(bunch.lengths.max())  # doctest: +SKIP
+    ((270, 29, 12), 7, 26)
     """
     return load_ucr_uea("JapaneseVowels", split=split, return_X_y=return_X_y, pad_value=pad_value)
