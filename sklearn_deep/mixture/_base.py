@@ -238,9 +238,7 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 for n_iter in range(1, self.max_iter + 1):
                     prev_lower_bound = lower_bound
 
-                    log_prob_norm, resp = self._e_step(X)
-                    self._m_step(X, resp)
-                    lower_bound = self._compute_lower_bound(resp, log_prob_norm)
+                    lower_bound = self._em_iteration(X)
                     current_lower_bounds.append(lower_bound)
 
                     change = lower_bound - prev_lower_bound
@@ -282,6 +280,15 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         # fit_predict(X) are always consistent with fit(X).predict(X)
         # for any value of max_iter and tol (and any random_state).
         return self._predict_validated(X)
+
+    def _em_iteration(self, X):
+        """One EM iteration: E-step at the current parameters, then the M-step.
+
+        Returns the lower bound of the E-step. Subclasses may fuse both steps.
+        """
+        log_prob_norm, resp = self._e_step(X)
+        self._m_step(X, resp)
+        return self._compute_lower_bound(resp, log_prob_norm)
 
     @abstractmethod
     def _e_step(self, X):

@@ -17,6 +17,11 @@ _BLOCK = 256
 # Upper bounds on the number of M-step partial results and on their memory.
 _MAX_CHUNKS = 64
 _MAX_PARTIAL_BYTES = 32 << 20
+# The fused EM iteration moves its second moments from the old to the new means, which
+# costs about ``eps * (1 + delta_p delta_q / sigma_pq)`` relative accuracy. It is redone
+# the plain way when a mean moved farther than this (squared, in units of the new
+# variance of the feature): about 1e-13 (float64) or 2e-6 (float32) at most.
+_MAX_SHIFT_SQUARED = {np.float64: 1e3, np.float32: 25.0}
 # Below this many multiply-adds a kernel runs on the calling thread: waking a thread pool
 # costs more than the work (and far more on a busy machine). Results are the same.
 _MIN_PARALLEL_WORK = 1 << 20
@@ -367,6 +372,61 @@ def _estimate_gaussian_covariances_spherical(resp, X, nk, means, reg_covar):
     return np.mean(_estimate_gaussian_covariances_diag(resp, X, nk, means, reg_covar), axis=1)
 
 
+class _ShiftedMoments:
+    """M-step sums of one fused EM pass, taken about the means ``center`` of its E-step.
+
+    ``_estimate_gaussian_parameters`` accepts an instance in place of the
+    responsibilities (full covariances only), so the M-step goes through the same
+    function either way.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,), float64
+        ``sum_i r_ik``.
+    sx : ndarray of shape (n_components, n_features), float64
+        ``sum_i r_ik (x_i - center_k)``.
+    scatter : ndarray of shape (n_components, n_features, n_features), float64
+        ``sum_i r_ik (x_i - center_k)(x_i - center_k)^T``.
+    center : ndarray of shape (n_components, n_features)
+        The means of the E-step, in the dtype of ``X``.
+    """
+
+    def __init__(self, nk, sx, scatter, center):
+        self.nk, self.sx, self.scatter, self.center = nk, sx, scatter, center
+        self.dtype = center.dtype
+        nk = nk.astype(self.dtype) + 10 * np.finfo(self.dtype).eps
+        # the new means exactly as scikit-learn: (resp.T @ X) / (nk + 10 eps)
+        self.means = (sx + self.nk[:, np.newaxis] * center).astype(self.dtype) / nk[
+            :, np.newaxis
+        ]
+        self.delta = self.means.astype(np.float64) - center
+
+    def accurate(self, reg_covar):
+        """Whether moving the scatter to the new means keeps full accuracy.
+
+        The move costs about ``eps * delta_kp**2 / Sigma_kpp`` relative accuracy; see
+        ``_MAX_SHIFT_SQUARED``.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            second = np.diagonal(self.scatter, axis1=1, axis2=2) / self.nk[:, np.newaxis]
+            variances = second - self.delta**2 + reg_covar
+            ratio = self.delta**2 / variances
+        return bool(np.all(ratio <= _MAX_SHIFT_SQUARED[self.dtype.type]))
+
+    def estimate(self, reg_covar):
+        """``nk, means, covariances`` as :func:`_estimate_gaussian_parameters` returns them."""
+        nk = self.nk.astype(self.dtype) + 10 * np.finfo(self.dtype).eps
+        sx, delta = self.sx, self.delta
+        # scatter about the new means: S - s delta^T - delta s^T + n delta delta^T
+        scatter = (
+            self.scatter
+            - sx[:, :, np.newaxis] * delta[:, np.newaxis, :]
+            - delta[:, :, np.newaxis] * sx[:, np.newaxis, :]
+            + self.nk[:, np.newaxis, np.newaxis] * delta[:, :, np.newaxis] * delta[:, np.newaxis, :]
+        )
+        return nk, self.means, _full_from_scatter(scatter, nk, reg_covar, self.dtype)
+
+
 def _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type):
     """Estimate the Gaussian distribution parameters (the M-step statistics).
 
@@ -396,6 +456,8 @@ def _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type):
         The covariance matrix of the current components.
         The shape depends of the covariance_type.
     """
+    if isinstance(resp, _ShiftedMoments):  # the fused EM pass (full covariances)
+        return resp.estimate(reg_covar)
     x_dtype = np.result_type(np.asarray(X).dtype, np.float32)
     X, resp = _work_arrays(X, resp)
     dtype = X.dtype
@@ -924,8 +986,9 @@ default='kmeans'
         ----------
         X : ndarray of shape (n_samples, n_features)
 
-        resp : ndarray of shape (n_samples, n_components)
-            Posterior probabilities (responsibilities) of each component for each sample.
+        resp : ndarray of shape (n_samples, n_components) or _ShiftedMoments
+            Posterior probabilities (responsibilities) of each component for each
+            sample, or the sums of a fused EM pass (see ``_em_iteration``).
         """
         self.weights_, self.means_, self.covariances_ = _estimate_gaussian_parameters(
             X, resp, self.reg_covar, self.covariance_type
@@ -934,6 +997,66 @@ default='kmeans'
         self.precisions_cholesky_ = _compute_precision_cholesky(
             self.covariances_, self.covariance_type
         )
+
+    def _em_iteration(self, X):
+        """One EM iteration; for full covariances E- and M-step share one pass over ``X``.
+
+        The fused kernel returns the M-step sums about the current means ``m_k``:
+        ``n_k``, ``s_k = sum_i r_ik (x_i - m_k)`` and ``S_k = sum_i r_ik (x_i - m_k)
+        (x_i - m_k)^T``. With the new means ``mu_k = m_k + delta_k`` the scatter about them
+        is exactly ``S_k - s_k delta_k^T - delta_k s_k^T + n_k delta_k delta_k^T``. That
+        shift loses about ``eps * delta_kp**2 / Sigma_kpp`` relative accuracy, so when
+        a mean moves by many standard deviations (early iterations from a poor start;
+        see ``_MAX_SHIFT_SQUARED``) the iteration is redone the plain way: the E-step, then the
+        M-step from the stored responsibilities, as scikit-learn does.
+        """
+        dtype = np.asarray(X).dtype
+        fused = (
+            self.covariance_type == "full"
+            and type(self)._e_step is GaussianMixture._e_step
+            and type(self)._m_step is GaussianMixture._m_step
+            # mixed precisions (float32 X, float64 initial parameters) follow the
+            # plain path, whose dtype promotions are scikit-learn's
+            and all(
+                np.asarray(a).dtype == dtype
+                for a in (self.weights_, self.means_, self.precisions_cholesky_)
+            )
+        )
+        if not fused:
+            return super()._em_iteration(X)
+        X = np.ascontiguousarray(X)
+        n_samples, n_features = X.shape
+        n_components = self.means_.shape[0]
+        means_old = np.ascontiguousarray(self.means_, dtype=dtype)
+        prec_chol = np.asarray(self.precisions_cholesky_, dtype=dtype)
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(self.weights_, dtype=np.float64))
+        log_det = np.asarray(
+            _compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64
+        )
+        d_pad = -(-n_features // 4) * 4
+        padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
+        padded[:, :n_features, :n_features] = prec_chol
+        triangular = not np.any(np.tril(prec_chol, -1))
+        chunk, n_chunks = _chunking(n_samples, n_components, n_features)
+        lpn_part = np.empty(n_chunks)
+        nk_part = np.empty((n_chunks, n_components))
+        sx_part = np.empty((n_chunks, n_components, n_features))
+        scatter_part = np.empty((n_chunks, n_components, n_features, n_features))
+        work = n_samples * n_components * (n_features * (n_features + 1) + 8)
+        with _threads_for(work):
+            _k._em_pass_full(X, means_old, padded, triangular, log_det, log_weights, chunk,
+                             min(_BLOCK, chunk), lpn_part, nk_part, sx_part, scatter_part)
+        lower_bound = dtype.type(lpn_part.sum() / n_samples)
+        moments = _ShiftedMoments(
+            nk_part.sum(axis=0), sx_part.sum(axis=0), scatter_part.sum(axis=0), means_old
+        )
+        if not moments.accurate(self.reg_covar):
+            log_prob_norm, resp = self._e_step(X)
+            self._m_step(X, resp)
+            return self._compute_lower_bound(resp, log_prob_norm)
+        self._m_step(X, moments)
+        return lower_bound
 
     def _estimate_log_prob_norm(self, X, mode):
         return _estep(

@@ -15,12 +15,17 @@ Layout conventions
   ``n_features`` is. The heavy loops are small matrix products written out
   (``X_block @ U`` for the E-step, ``D.T @ (r * D)`` for the M-step).
 
-``fastmath`` is used only by the two matrix-product helpers: ``contract`` (fused
+``fastmath`` is used only by the matrix-product helpers: ``contract`` (fused
 multiply-adds) in the E-step tile :func:`_quad_tile4`, and re-association in the M-step
-dot products :func:`_syrk_tiles` (needed to vectorise them). The log-sum-exp (``-inf``
-weights), the exponential and the Cholesky kernel are compiled without it. The
+reductions :func:`_syrk_tiles` and :func:`_sum_block` (needed to vectorise them). The
+log-sum-exp (``-inf`` weights), the exponential and the Cholesky kernel are compiled
+without it. The
 exponential of the log-sum-exp is a polynomial (:func:`_exp_nonpositive`), so that its
 loops vectorise without SVML.
+
+For full covariances one EM iteration is a single pass (:func:`_em_pass_full`): each
+block's responsibilities feed the M-step sums while still in cache, with the second
+moments taken about the E-step's means (moved to the new means by the caller).
 
 Tied covariances use :func:`_estep_full` with the shared factor repeated per component,
 and ``X.T @ X`` is :func:`_mstep_scatter_full` with one component of unit weights: fewer
@@ -177,18 +182,29 @@ def _means_times_factor(means, prec_chol):
 
 
 @njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
-def _quad_tile4(Xt, m, U, j, p_end, shift, acc, quad):
+def _quad_tile4(Xt, m, U, j, p_end, triangular, shift, acc, quad):
     """``quad[:m] += sum_{c<4} (Xt[:p_end, :m].T @ U[:p_end, j + c] - shift[j + c]) ** 2``.
 
     A 4 x 4 register tile: each pass over the samples reads four rows of ``Xt`` and
     updates four output columns (16 multiply-adds per 4 loads and 4 stores of ``acc``).
     ``U`` and ``shift`` are zero-padded to a multiple of 4 columns and ``Xt``/``U`` to a
-    multiple of 4 rows; ``p_end`` is a multiple of 4. ``acc`` has shape (4, m).
+    multiple of 4 rows; ``p_end`` is a multiple of 4. ``acc`` has shape (4, m). When
+    ``triangular`` (``U`` upper triangular, ``p_end == j + 4``) the last, diagonal tile
+    skips the zero lower triangle: 10 multiply-adds instead of 16.
     """
     a0 = acc[0]
     a1 = acc[1]
     a2 = acc[2]
     a3 = acc[3]
+    s0 = shift[j]
+    s1 = shift[j + 1]
+    s2 = shift[j + 2]
+    s3 = shift[j + 3]
+    for i in range(m):
+        a0[i] = -s0
+        a1[i] = -s1
+        a2[i] = -s2
+        a3[i] = -s3
     for p in range(0, p_end, 4):
         x0 = Xt[p]
         x1 = Xt[p + 1]
@@ -198,29 +214,25 @@ def _quad_tile4(Xt, m, U, j, p_end, shift, acc, quad):
         u01 = U[p, j + 1]
         u02 = U[p, j + 2]
         u03 = U[p, j + 3]
-        u10 = U[p + 1, j]
         u11 = U[p + 1, j + 1]
         u12 = U[p + 1, j + 2]
         u13 = U[p + 1, j + 3]
-        u20 = U[p + 2, j]
-        u21 = U[p + 2, j + 1]
         u22 = U[p + 2, j + 2]
         u23 = U[p + 2, j + 3]
-        u30 = U[p + 3, j]
-        u31 = U[p + 3, j + 1]
-        u32 = U[p + 3, j + 2]
         u33 = U[p + 3, j + 3]
-        if p == 0:
-            s0 = shift[j]
-            s1 = shift[j + 1]
-            s2 = shift[j + 2]
-            s3 = shift[j + 3]
+        if triangular and p == j:
             for i in range(m):
-                a0[i] = u00 * x0[i] + u10 * x1[i] + u20 * x2[i] + u30 * x3[i] - s0
-                a1[i] = u01 * x0[i] + u11 * x1[i] + u21 * x2[i] + u31 * x3[i] - s1
-                a2[i] = u02 * x0[i] + u12 * x1[i] + u22 * x2[i] + u32 * x3[i] - s2
-                a3[i] = u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i] - s3
+                a0[i] = a0[i] + u00 * x0[i]
+                a1[i] = a1[i] + u01 * x0[i] + u11 * x1[i]
+                a2[i] = a2[i] + u02 * x0[i] + u12 * x1[i] + u22 * x2[i]
+                a3[i] = a3[i] + u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i]
         else:
+            u10 = U[p + 1, j]
+            u20 = U[p + 2, j]
+            u21 = U[p + 2, j + 1]
+            u30 = U[p + 3, j]
+            u31 = U[p + 3, j + 1]
+            u32 = U[p + 3, j + 2]
             for i in range(m):
                 a0[i] = a0[i] + u00 * x0[i] + u10 * x1[i] + u20 * x2[i] + u30 * x3[i]
                 a1[i] = a1[i] + u01 * x0[i] + u11 * x1[i] + u21 * x2[i] + u31 * x3[i]
@@ -287,7 +299,7 @@ def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mo
             quad[:] = 0.0
             for j in range(0, d_pad, 4):
                 p_end = j + 4 if triangular else d_pad
-                _quad_tile4(Xt, m, U, j, p_end, muL[c], acc, quad)
+                _quad_tile4(Xt, m, U, j, p_end, triangular, muL[c], acc, quad)
             w = wlp[c]
             for i in range(m):
                 w[i] = -0.5 * quad[i] + const[c]
@@ -385,54 +397,77 @@ def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
 
 
 @njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
-def _syrk_tiles(D, r, m, S):
-    """``S[p, q] += sum_i r[i] D[p, i] D[q, i]`` for the 4 x 4 tiles that cover ``q >= p``.
+def _syrk_tiles(W, D, m, S):
+    """``S[p, q] += sum_i W[p, i] D[q, i]`` for the 4 x 4 tiles that cover ``q >= p``.
 
-    ``D`` has a multiple of 4 rows (zero padding); ``S`` is a float64 accumulator of
-    shape (D.shape[0], D.shape[0]) whose upper triangle is valid afterwards. Each tile
-    keeps 16 accumulators in registers: 9 loads per 16 multiply-adds.
+    With ``W = D * r`` (rows scaled by the weights) this accumulates the weighted scatter
+    ``D diag(r) D^T``. ``W`` and ``D`` have a multiple of 4 rows (zero padding); ``S`` is
+    a float64 accumulator of shape (D.shape[0], D.shape[0]) whose upper triangle is valid
+    afterwards. Each tile keeps its accumulators in registers (8 loads per 16
+    multiply-adds); diagonal tiles compute their upper triangle only (10).
     """
     d_pad = D.shape[0]
     zero = np.zeros(1, dtype=D.dtype)[0]
     for p in range(0, d_pad, 4):
-        dp0 = D[p]
-        dp1 = D[p + 1]
-        dp2 = D[p + 2]
-        dp3 = D[p + 3]
-        for q in range(p, d_pad, 4):
-            dq0 = D[q]
-            dq1 = D[q + 1]
-            dq2 = D[q + 2]
-            dq3 = D[q + 3]
+        w0 = W[p]
+        w1 = W[p + 1]
+        w2 = W[p + 2]
+        w3 = W[p + 3]
+        d0 = D[p]
+        d1 = D[p + 1]
+        d2 = D[p + 2]
+        d3 = D[p + 3]
+        c00 = c01 = c02 = c03 = zero
+        c11 = c12 = c13 = zero
+        c22 = c23 = zero
+        c33 = zero
+        for i in range(m):
+            c00 += w0[i] * d0[i]
+            c01 += w0[i] * d1[i]
+            c02 += w0[i] * d2[i]
+            c03 += w0[i] * d3[i]
+            c11 += w1[i] * d1[i]
+            c12 += w1[i] * d2[i]
+            c13 += w1[i] * d3[i]
+            c22 += w2[i] * d2[i]
+            c23 += w2[i] * d3[i]
+            c33 += w3[i] * d3[i]
+        S[p, p] += c00
+        S[p, p + 1] += c01
+        S[p, p + 2] += c02
+        S[p, p + 3] += c03
+        S[p + 1, p + 1] += c11
+        S[p + 1, p + 2] += c12
+        S[p + 1, p + 3] += c13
+        S[p + 2, p + 2] += c22
+        S[p + 2, p + 3] += c23
+        S[p + 3, p + 3] += c33
+        for q in range(p + 4, d_pad, 4):
+            x0 = D[q]
+            x1 = D[q + 1]
+            x2 = D[q + 2]
+            x3 = D[q + 3]
             c00 = c01 = c02 = c03 = zero
             c10 = c11 = c12 = c13 = zero
             c20 = c21 = c22 = c23 = zero
             c30 = c31 = c32 = c33 = zero
             for i in range(m):
-                w0 = r[i] * dp0[i]
-                w1 = r[i] * dp1[i]
-                w2 = r[i] * dp2[i]
-                w3 = r[i] * dp3[i]
-                x0 = dq0[i]
-                x1 = dq1[i]
-                x2 = dq2[i]
-                x3 = dq3[i]
-                c00 += w0 * x0
-                c01 += w0 * x1
-                c02 += w0 * x2
-                c03 += w0 * x3
-                c10 += w1 * x0
-                c11 += w1 * x1
-                c12 += w1 * x2
-                c13 += w1 * x3
-                c20 += w2 * x0
-                c21 += w2 * x1
-                c22 += w2 * x2
-                c23 += w2 * x3
-                c30 += w3 * x0
-                c31 += w3 * x1
-                c32 += w3 * x2
-                c33 += w3 * x3
+                c00 += w0[i] * x0[i]
+                c01 += w0[i] * x1[i]
+                c02 += w0[i] * x2[i]
+                c03 += w0[i] * x3[i]
+                c10 += w1[i] * x0[i]
+                c11 += w1[i] * x1[i]
+                c12 += w1[i] * x2[i]
+                c13 += w1[i] * x3[i]
+                c20 += w2[i] * x0[i]
+                c21 += w2[i] * x1[i]
+                c22 += w2[i] * x2[i]
+                c23 += w2[i] * x3[i]
+                c30 += w3[i] * x0[i]
+                c31 += w3[i] * x1[i]
+                c32 += w3[i] * x2[i]
+                c33 += w3[i] * x3[i]
             S[p, q] += c00
             S[p, q + 1] += c01
             S[p, q + 2] += c02
@@ -477,6 +512,7 @@ def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
         S = np.zeros((k, d_pad, d_pad))
         Xt = np.empty((d, block), dtype=X.dtype)
         D = np.zeros((d_pad, block), dtype=X.dtype)
+        W = np.zeros((d_pad, block), dtype=X.dtype)
         r = np.empty(block, dtype=X.dtype)
         for s0 in range(start, end, block):
             s1 = min(end, s0 + block)
@@ -487,14 +523,146 @@ def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
                     r[i] = resp[s0 + i, c]
                 for p in range(d):
                     mu = means[c, p]
+                    Dp = D[p]
+                    Wp = W[p]
+                    Xp = Xt[p]
                     for i in range(m):
-                        D[p, i] = Xt[p, i] - mu
-                _syrk_tiles(D, r, m, S[c])
+                        v = Xp[i] - mu
+                        Dp[i] = v
+                        Wp[i] = r[i] * v
+                _syrk_tiles(W, D, m, S[c])
         for c in range(k):
             for p in range(d):
                 for q in range(p, d):
                     out_part[b, c, p, q] = S[c, p, q]
                     out_part[b, c, q, p] = S[c, p, q]
+
+
+# --------------------------------------------------------------------------------------
+# One fused EM iteration for full covariances
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
+def _sum_block(a, m):
+    """``sum(a[:m])`` in float64 (re-associated: vectorised)."""
+    t = 0.0
+    for i in range(m):
+        t += a[i]
+    return t
+
+
+@njit(cache=CACHE, parallel=True)
+def _em_pass_full(X, means, prec_chol, triangular, log_det, log_weights, chunk, block,
+                  lpn_part, nk_part, sx_part, scatter_part):
+    """E-step and M-step statistics of one EM iteration in a single pass over ``X``.
+
+    Per block of samples: the weighted log-probabilities (as :func:`_estep_full`), their
+    log-sum-exp and the responsibilities, which stay in the block's buffer and feed the
+    M-step sums at once: no ``(n_samples, n_components)`` array is written or read back.
+    The second moments are taken about the *current* means ``m_k`` (those of the E-step,
+    known before the pass): ``sum_i r_ik (x_i - m_k)(x_i - m_k)^T``; the caller moves
+    them to the new means exactly (see ``GaussianMixture._em_iteration``).
+
+    Parameters
+    ----------
+    X, means, prec_chol, triangular, log_det, log_weights
+        As in :func:`_estep_full` (``prec_chol`` zero-padded to a multiple of 4).
+    chunk : int
+        Samples per chunk, the unit of the serial reduction (a multiple of ``block``).
+    block : int
+        Samples per transposed block.
+    lpn_part : ndarray of shape (n_chunks,), float64
+        Written: ``sum_i log sum_k pi_k N(x_i | mu_k, Sigma_k)`` over the chunk.
+    nk_part : ndarray of shape (n_chunks, n_components), float64
+        Written: ``sum_i r_ik``.
+    sx_part : ndarray of shape (n_chunks, n_components, n_features), float64
+        Written: ``sum_i r_ik (x_i - m_k)``.
+    scatter_part : ndarray of shape (n_chunks, n_components, n_features, n_features), float64
+        Written: ``sum_i r_ik (x_i - m_k)(x_i - m_k)^T`` (full, symmetric).
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    d_pad = prec_chol.shape[1]
+    muL = _means_times_factor(means, prec_chol)
+    const = np.empty(k)
+    for c in range(k):
+        const[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
+    n_chunks = lpn_part.shape[0]
+    for b in prange(n_chunks):
+        start = b * chunk
+        end = min(n, start + chunk)
+        Xt = np.zeros((d_pad, block), dtype=X.dtype)
+        D = np.zeros((d_pad, block), dtype=X.dtype)
+        W = np.zeros((d_pad, block), dtype=X.dtype)
+        acc = np.empty((4, block), dtype=X.dtype)
+        quad = np.empty(block, dtype=X.dtype)
+        r = np.empty(block, dtype=X.dtype)
+        wlp = np.empty((k, block))
+        mx = np.empty(block)
+        inv = np.empty(block)
+        S = np.zeros((k, d_pad, d_pad))
+        nk = np.zeros(k)
+        sx = np.zeros((k, d))
+        lpn_sum = 0.0
+        for s0 in range(start, end, block):
+            s1 = min(end, s0 + block)
+            m = s1 - s0
+            _transpose_block(X, s0, s1, Xt)
+            # E-step: weighted log-probabilities of the block, component-major
+            for c in range(k):
+                U = prec_chol[c]
+                for i in range(m):
+                    quad[i] = 0.0
+                for j in range(0, d_pad, 4):
+                    p_end = j + 4 if triangular else d_pad
+                    _quad_tile4(Xt, m, U, j, p_end, triangular, muL[c], acc, quad)
+                w = wlp[c]
+                for i in range(m):
+                    w[i] = -0.5 * quad[i] + const[c]
+            # log-sum-exp; wlp becomes exp(wlp - max), inv the normaliser
+            for i in range(m):
+                mx[i] = -np.inf
+                inv[i] = 0.0
+            for c in range(k):
+                w = wlp[c]
+                for i in range(m):
+                    mx[i] = max(mx[i], w[i])
+            for c in range(k):
+                w = wlp[c]
+                for i in range(m):
+                    e = _exp_nonpositive(w[i] - mx[i])
+                    w[i] = e
+                    inv[i] += e
+            for i in range(m):
+                finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
+                lpn_sum += mx[i] + math.log(inv[i]) if finite else mx[i]
+                inv[i] = 1.0 / inv[i] if finite else np.nan
+            # M-step statistics about the current means
+            for c in range(k):
+                w = wlp[c]
+                for i in range(m):
+                    r[i] = w[i] * inv[i]
+                nk[c] += _sum_block(r, m)
+                for p in range(d):
+                    mu = means[c, p]
+                    Dp = D[p]
+                    Wp = W[p]
+                    Xp = Xt[p]
+                    for i in range(m):
+                        v = Xp[i] - mu
+                        Dp[i] = v
+                        Wp[i] = r[i] * v
+                    sx[c, p] += _sum_block(Wp, m)
+                _syrk_tiles(W, D, m, S[c])
+        lpn_part[b] = lpn_sum
+        for c in range(k):
+            nk_part[b, c] = nk[c]
+            for p in range(d):
+                sx_part[b, c, p] = sx[c, p]
+                for q in range(p, d):
+                    scatter_part[b, c, p, q] = S[c, p, q]
+                    scatter_part[b, c, q, p] = S[c, p, q]
 
 
 # --------------------------------------------------------------------------------------

@@ -165,3 +165,83 @@ def test_chunking_depends_on_shape_only():
     # partial results stay within the memory cap, even for many large components
     chunk, n_chunks = gm._chunking(10**6, 50, 200)
     assert n_chunks * 50 * 200 * 202 * 8 <= gm._MAX_PARTIAL_BYTES or n_chunks == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features, n_samples", [(1, 7), (4, 600), (7, 3000)])
+@pytest.mark.parametrize("triangular", [True, False])
+def test_em_pass_full_matches_numpy(dtype, n_features, n_samples, triangular):
+    """The fused pass: lower bound and M-step sums about the E-step means, from NumPy."""
+    rng, X, means, _ = _random_problem(dtype, n_samples=n_samples, n_features=n_features)
+    n_components = means.shape[0]
+    U = _precision_factors(rng, "full", n_components, n_features, dtype)
+    if not triangular:  # any square factor (a rotated one gives the same precision)
+        Q, _ = np.linalg.qr(rng.randn(n_features, n_features))
+        U = (U.astype(np.float64) @ Q).astype(dtype)
+    weights = np.array([0.5, 0.3, 0.2])
+    log_det = np.array([np.linalg.slogdet(u.astype(np.float64))[1] for u in U])
+    log_prob = np.column_stack([
+        -0.5 * (n_features * np.log(2 * np.pi)
+                + np.sum(((X.astype(np.float64) - mu) @ u.astype(np.float64)) ** 2, axis=1))
+        for mu, u in zip(means.astype(np.float64), U)
+    ]) + log_det + np.log(weights)
+    log_norm = logsumexp(log_prob, axis=1)
+    resp = np.exp(log_prob - log_norm[:, None])
+    X64 = X.astype(np.float64)
+
+    d_pad = -(-n_features // 4) * 4
+    padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
+    padded[:, :n_features, :n_features] = U
+    chunk = gm._BLOCK  # several chunks, several blocks
+    n_chunks = -(-n_samples // chunk)
+    lpn = np.empty(n_chunks)
+    nk = np.empty((n_chunks, n_components))
+    sx = np.empty((n_chunks, n_components, n_features))
+    scatter = np.empty((n_chunks, n_components, n_features, n_features))
+    kernels._em_pass_full(X, means, padded, triangular, log_det, np.log(weights), chunk,
+                          min(64, chunk), lpn, nk, sx, scatter)
+    tol = dict(rtol=2e-4, atol=2e-3) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-9)
+    assert_allclose(lpn.sum(), log_norm.sum(), **tol)
+    assert_allclose(nk.sum(axis=0), resp.sum(axis=0), **tol)
+    D = X64[:, None, :] - means.astype(np.float64)[None]
+    assert_allclose(sx.sum(axis=0), np.einsum("ik,ikp->kp", resp, D), **tol)
+    expected = np.einsum("ik,ikp,ikq->kpq", resp, D, D)
+    assert_allclose(scatter.sum(axis=0), expected, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shift, route", [(0.05, "fused"), (100.0, "plain")])
+def test_fused_em_iteration_equals_plain_iteration(dtype, shift, route, monkeypatch):
+    """One fused EM iteration gives the parameters and bound of the E-step + M-step.
+
+    A small move of the means takes the fused route; a move of 100 standard deviations
+    is redone the plain way (an E-step, then the M-step from the responsibilities).
+    """
+    from sklearn_deep.mixture import GaussianMixture
+    from sklearn_deep.mixture._base import BaseMixture
+
+    rng = np.random.RandomState(0)
+    centers = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 1.0], [0.0, 7.0, -3.0]])
+    X = np.vstack([c + rng.randn(400, 3) for c in centers]).astype(dtype)
+    means_init = (centers + shift * np.array([1.0, -1.0, 0.5])).astype(dtype)
+    start = GaussianMixture(3, means_init=means_init, max_iter=0).fit(X)._get_parameters()
+    fused, plain = GaussianMixture(3), GaussianMixture(3)
+    for g in (fused, plain):
+        g._set_parameters(tuple(np.copy(a) for a in start))
+
+    estep_calls = []
+    estep = kernels._estep_full
+
+    def counting_estep(*args):
+        estep_calls.append(1)
+        return estep(*args)
+
+    monkeypatch.setattr(kernels, "_estep_full", counting_estep)
+    bound_fused = fused._em_iteration(X)
+    assert len(estep_calls) == (0 if route == "fused" else 1)
+    bound_plain = BaseMixture._em_iteration(plain, X)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    assert_allclose(bound_fused, bound_plain, **tol)
+    for a, b in zip(fused._get_parameters(), plain._get_parameters()):
+        assert a.dtype == b.dtype
+        assert_allclose(a, b, **tol)
