@@ -106,6 +106,17 @@ def _center_groups(centers, n_groups):
     return perm, gstart
 
 
+def _n_groups(n_clusters):
+    """Number of Yinyang centre groups: one (Hamerly's bound) for few centres, where the
+    fused kernel makes full rankings cheap, else groups of about 8 centres."""
+    if n_clusters <= _HAMERLY_MAX_CLUSTERS:
+        return 1
+    return max(1, round(n_clusters / 8))
+
+
+_HAMERLY_MAX_CLUSTERS = 16
+
+
 def _tolerance(X, tol):
     """Return a tolerance which is dependent on the dataset (mean feature variance * tol)."""
     if tol == 0:
@@ -157,6 +168,7 @@ def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True)
     nb = _n_blocks(n_samples)
     dummy_sums = np.empty((nb, 0, 0))
     dummy_w = np.empty((nb, 0))
+    dummy_counts = np.empty((nb, 0), dtype=np.int64)
     n_changed = np.zeros(nb, dtype=np.int64)
     if n_samples:
         if sp.issparse(X):
@@ -182,6 +194,7 @@ def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True)
                 labels,
                 dummy_sums,
                 dummy_w,
+                dummy_counts,
                 n_changed,
                 False,
             )
@@ -455,8 +468,10 @@ def _kmeans_single(
     centers_new = np.zeros_like(centers)
     labels = np.full(n_samples, -1, dtype=np.int32)
     nb = _n_blocks(n_samples)
-    sums = np.empty((nb, n_clusters, n_features))
-    wsums = np.empty((nb, n_clusters))
+    # running per-block sums (dense kernels update them for the samples that change label)
+    sums = np.zeros((nb, n_clusters, n_features))
+    wsums = np.zeros((nb, n_clusters))
+    counts = np.zeros((nb, n_clusters), dtype=np.int64)
     n_changed = np.zeros(nb, dtype=np.int64)
     centers_sum = np.empty((n_clusters, n_features))
     weight_in_clusters = np.empty(n_clusters)
@@ -464,8 +479,8 @@ def _kmeans_single(
     half_sep = np.empty(n_clusters)
     eps = _bound_eps(dtype, n_features)
     if bounded:
-        # Yinyang: groups of about 8 centres, fixed from the initial centres
-        perm, gstart = _center_groups(centers, max(1, round(n_clusters / 8)))
+        # Yinyang: groups of centres, fixed from the initial centres
+        perm, gstart = _center_groups(centers, _n_groups(n_clusters))
         upper = np.zeros(n_samples)
         lower = np.zeros((n_samples, gstart.shape[0] - 1))
         x_sq = np.empty(n_samples)
@@ -502,6 +517,7 @@ def _kmeans_single(
                 labels,
                 sums,
                 wsums,
+                counts,
                 n_changed,
                 not first,
                 update_centers,
@@ -517,6 +533,7 @@ def _kmeans_single(
                 labels,
                 sums,
                 wsums,
+                counts,
                 n_changed,
                 update_centers,
             )

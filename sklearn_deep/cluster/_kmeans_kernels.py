@@ -29,6 +29,12 @@ from .._numba_config import CACHE
 CHUNK_SIZE = 256
 # the number of blocks never exceeds this; it bounds the partial-sum buffers' size
 MAX_BLOCKS = 64
+# up to this many centres, the ranking products run in the fused register-tiled kernel
+# (samples transposed into a (n_features, TILE_SAMPLES) buffer); above it, BLAS
+FUSED_MAX_CLUSTERS = 64
+TILE_SAMPLES = 128
+# fast-math flag of the plain product accumulations: fused multiply-adds only
+_PRODUCT_FASTMATH = {"contract"}
 
 
 @njit(cache=CACHE)
@@ -76,6 +82,16 @@ def _sqdist_all_dense(X, i, centers_t, acc):
 
 
 @njit(cache=CACHE, fastmath=True)
+def _sqdist_one_fast(X, i, centers, j):
+    """``sum_f (X[i, f] - centers[j, f]) ** 2`` in float64 (fastmath: reassociated)."""
+    acc = 0.0
+    for f in range(X.shape[1]):
+        diff = np.float64(X[i, f]) - np.float64(centers[j, f])
+        acc += diff * diff
+    return acc
+
+
+@njit(cache=CACHE, fastmath=True)
 def _sqdist_rows_fast(X, i, c):
     """``sum_f (X[i, f] - c[f]) ** 2`` in float64, vectorised (fastmath: reassociated)."""
     acc = 0.0
@@ -83,6 +99,147 @@ def _sqdist_rows_fast(X, i, c):
         diff = np.float64(X[i, f]) - np.float64(c[f])
         acc += diff * diff
     return acc
+
+
+# ---------------------------------------------------------------------------------------------
+# fused ranking products for few centres: samples transposed, register tiles
+
+
+@njit(cache=CACHE, inline="always")
+def _use_fused(n_clusters):
+    return n_clusters <= FUSED_MAX_CLUSTERS
+
+
+@njit(cache=CACHE, inline="always")
+def _pad4(n):
+    return (n + 3) // 4 * 4
+
+
+@njit(cache=CACHE)
+def _pack_centers(centers_t, centers_sq, dtype_like):
+    """Zero-padded centres ``U`` (n_features_pad4, n_clusters_pad4) and their squared norms
+    ``csq`` (n_clusters_pad4,) in X's dtype; padded centres get ``csq = inf``."""
+    n_features, n_clusters = centers_t.shape
+    U = np.zeros((_pad4(n_features), _pad4(n_clusters)), dtype=dtype_like.dtype)
+    csq = np.full(_pad4(n_clusters), np.inf, dtype=dtype_like.dtype)
+    for f in range(n_features):
+        for j in range(n_clusters):
+            U[f, j] = centers_t[f, j]
+    for j in range(n_clusters):
+        csq[j] = centers_sq[j]
+    return U, csq
+
+
+@njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
+def _dot_tile4(Xt, m, U, j, acc):
+    """``acc[c, :m] = Xt[:, :m].T @ U[:, j + c]`` for ``c < 4``: a 4 x 4 register tile.
+
+    Each pass over the samples reads four rows of ``Xt`` and updates four rows of ``acc``
+    (16 multiply-adds per 4 loads and 4 stores). ``Xt`` (n_features_pad4, TILE_SAMPLES)
+    and ``U`` (n_features_pad4, n_clusters_pad4) are zero-padded; ``acc`` is (4, TILE_SAMPLES),
+    all in X's dtype.
+    """
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
+    for p in range(0, U.shape[0], 4):
+        x0 = Xt[p]
+        x1 = Xt[p + 1]
+        x2 = Xt[p + 2]
+        x3 = Xt[p + 3]
+        u00 = U[p, j]
+        u01 = U[p, j + 1]
+        u02 = U[p, j + 2]
+        u03 = U[p, j + 3]
+        u10 = U[p + 1, j]
+        u11 = U[p + 1, j + 1]
+        u12 = U[p + 1, j + 2]
+        u13 = U[p + 1, j + 3]
+        u20 = U[p + 2, j]
+        u21 = U[p + 2, j + 1]
+        u22 = U[p + 2, j + 2]
+        u23 = U[p + 2, j + 3]
+        u30 = U[p + 3, j]
+        u31 = U[p + 3, j + 1]
+        u32 = U[p + 3, j + 2]
+        u33 = U[p + 3, j + 3]
+        if p == 0:
+            for i in range(m):
+                a0[i] = u00 * x0[i] + u10 * x1[i] + u20 * x2[i] + u30 * x3[i]
+                a1[i] = u01 * x0[i] + u11 * x1[i] + u21 * x2[i] + u31 * x3[i]
+                a2[i] = u02 * x0[i] + u12 * x1[i] + u22 * x2[i] + u32 * x3[i]
+                a3[i] = u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i]
+        else:
+            for i in range(m):
+                a0[i] = a0[i] + u00 * x0[i] + u10 * x1[i] + u20 * x2[i] + u30 * x3[i]
+                a1[i] = a1[i] + u01 * x0[i] + u11 * x1[i] + u21 * x2[i] + u31 * x3[i]
+                a2[i] = a2[i] + u02 * x0[i] + u12 * x1[i] + u22 * x2[i] + u32 * x3[i]
+                a3[i] = a3[i] + u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i]
+
+
+@njit(cache=CACHE, inline="always")
+def _gather_transposed(X, rows, r0, m, Xt):
+    """``Xt[:n_features, r] = X[rows[r0 + r]]`` for ``r < m`` (rows read contiguously)."""
+    for r in range(m):
+        i = rows[r0 + r]
+        for f in range(X.shape[1]):
+            Xt[f, r] = X[i, f]
+
+
+@njit(cache=CACHE, inline="always")
+def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
+    """First argmin over centres of ``csq[j] - 2 <x, c_j>`` for the ``m`` samples in ``Xt``.
+
+    Writes ``best`` (int32) and ``best_val`` (X's dtype), both of shape (TILE_SAMPLES,).
+    """
+    two = Xt.dtype.type(2.0)
+    for i in range(m):
+        best_val[i] = np.inf
+        best[i] = 0
+    for j in range(0, U.shape[1], 4):
+        _dot_tile4(Xt, m, U, j, acc)
+        for c in range(4):
+            cs = csq[j + c]
+            a = acc[c]
+            jc = np.int32(j + c)
+            for i in range(m):
+                v = cs - two * a[i]
+                if v < best_val[i]:
+                    best_val[i] = v
+                    best[i] = jc
+
+
+# ---------------------------------------------------------------------------------------------
+# running centre sums
+
+
+@njit(cache=CACHE, inline="always")
+def _move_sample(X, i, w, old, new, b, sums, wsums, counts):
+    """Move sample ``i`` (weight ``w``) from cluster ``old`` (-1: none) to ``new`` in the
+    running sums of block ``b``.
+
+    ``sums`` (n_blocks, n_clusters, n_features), ``wsums`` (n_blocks, n_clusters), float64,
+    and ``counts`` (n_blocks, n_clusters), int64 (members of non-zero weight), are read and
+    written. A cluster left without members of non-zero weight gets sums of exactly zero
+    (no rounding residue), so that it is seen as empty exactly when a recomputed sum is.
+    """
+    n_features = X.shape[1]
+    if old >= 0:
+        wsums[b, old] -= w
+        for f in range(n_features):
+            sums[b, old, f] -= X[i, f] * w
+        if w != 0:
+            counts[b, old] -= 1
+            if counts[b, old] == 0:
+                wsums[b, old] = 0.0
+                for f in range(n_features):
+                    sums[b, old, f] = 0.0
+    wsums[b, new] += w
+    for f in range(n_features):
+        sums[b, new, f] += X[i, f] * w
+    if w != 0:
+        counts[b, new] += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,13 +268,24 @@ def _gemm_rows_argmin(D, r, centers_sq):
 
 @njit(cache=CACHE, parallel=True)
 def _lloyd_iter_dense(
-    X, sample_weight, centers_t, centers_sq, labels, sums, wsums, n_changed, update_centers
+    X,
+    sample_weight,
+    centers_t,
+    centers_sq,
+    labels,
+    sums,
+    wsums,
+    counts,
+    n_changed,
+    update_centers,
 ):
-    """One plain Lloyd E-step (and partial M-step) on dense data.
+    """One plain Lloyd E-step (and running M-step sums) on dense data.
 
-    As scikit-learn, distances are ranked by ``||c_j||^2 - 2 <x, c_j>``, the cross term
-    from a BLAS matrix product over chunks of ``CHUNK_SIZE`` samples (call with BLAS
-    limited to one thread: the kernel is already parallel over blocks).
+    As scikit-learn, centres are ranked by ``||c_j||^2 - 2 <x, c_j>``. Up to
+    ``FUSED_MAX_CLUSTERS`` centres the cross term comes from the fused register tiles
+    (:func:`_dot_tile4`, X's dtype); above, from a BLAS product over chunks of
+    ``CHUNK_SIZE`` samples (call with BLAS limited to one thread: the kernel is already
+    parallel over blocks).
 
     Parameters
     ----------
@@ -128,11 +296,12 @@ def _lloyd_iter_dense(
     centers_sq : ndarray of shape (n_clusters,), float64
         Squared norms of the centres.
     labels : ndarray of shape (n_samples,), int32
-        Written: index of the closest centre (first one on ties).
-    sums : ndarray of shape (n_blocks, n_clusters, n_features), float64
-        Written when ``update_centers``: per-block weighted sums of the samples per cluster.
-    wsums : ndarray of shape (n_blocks, n_clusters), float64
-        Written when ``update_centers``: per-block sums of weights per cluster.
+        Read and written: index of the closest centre (first one on ties); -1 before the
+        first pass.
+    sums, wsums, counts : ndarrays of shape (n_blocks, n_clusters[, n_features])
+        Running per-block sums of the weighted samples, of their weights (float64) and
+        member counts (int64) per cluster (see :func:`_move_sample`), zero before the first
+        pass; updated for the samples whose label changes when ``update_centers``.
     n_changed : ndarray of shape (n_blocks,), int64
         Written: number of labels that changed in each block.
     update_centers : bool
@@ -140,27 +309,489 @@ def _lloyd_iter_dense(
     n_samples = X.shape[0]
     n_features = X.shape[1]
     n_blocks = _n_blocks(n_samples)
+    fused = _use_fused(centers_t.shape[1])
+    U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
         changed = 0
-        for s in range(start, end, CHUNK_SIZE):
-            e = min(s + CHUNK_SIZE, end)
-            D = np.dot(X[s:e], centers_t)
-            for r in range(e - s):
-                label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
-                if label != labels[s + r]:
-                    changed += 1
-                    labels[s + r] = label
-        if update_centers:
-            sums[b, :, :] = 0.0
-            wsums[b, :] = 0.0
-            for i in range(start, end):
-                label = labels[i]
-                w = sample_weight[i]
-                wsums[b, label] += w
-                for f in range(n_features):
-                    sums[b, label, f] += X[i, f] * w
+        if fused:
+            Xt = np.zeros((U.shape[0], TILE_SAMPLES), dtype=X.dtype)
+            acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
+            best = np.empty(TILE_SAMPLES, dtype=np.int32)
+            best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
+            for s in range(start, end, TILE_SAMPLES):
+                m = min(TILE_SAMPLES, end - s)
+                for r in range(m):
+                    for f in range(n_features):
+                        Xt[f, r] = X[s + r, f]
+                _argmin_fused(Xt, m, U, csq, acc, best, best_val)
+                for r in range(m):
+                    i = s + r
+                    if best[r] != labels[i]:
+                        changed += 1
+                        if update_centers:
+                            _move_sample(
+                                X, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts
+                            )
+                        labels[i] = best[r]
+        else:
+            for s in range(start, end, CHUNK_SIZE):
+                e = min(s + CHUNK_SIZE, end)
+                D = np.dot(X[s:e], centers_t)
+                for r in range(e - s):
+                    i = s + r
+                    label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
+                    if label != labels[i]:
+                        changed += 1
+                        if update_centers:
+                            _move_sample(
+                                X, i, sample_weight[i], labels[i], label, b, sums, wsums, counts
+                            )
+                        labels[i] = label
         n_changed[b] = changed
+
+
+# ---------------------------------------------------------------------------------------------
+# exact bound-based iterations (dense): Yinyang group bounds, Hamerly's for one group
+
+
+@njit(cache=CACHE)
+def _group_shifts(perm, gstart, shift, eps):
+    """Largest centre move per group, widened by ``1 + eps`` (float64, (n_groups,))."""
+    n_groups = gstart.shape[0] - 1
+    group_shift = np.zeros(n_groups)
+    for g in range(n_groups):
+        for p in range(gstart[g], gstart[g + 1]):
+            if shift[perm[p]] > group_shift[g]:
+                group_shift[g] = shift[perm[p]]
+        group_shift[g] *= 1.0 + eps
+    return group_shift
+
+
+@njit(cache=CACHE, inline="always")
+def _bounds_filter(
+    X,
+    centers,
+    labels,
+    x_sq,
+    half_sep,
+    shift,
+    group_shift,
+    upper,
+    lower,
+    c_max_sq,
+    eps,
+    delta_scale,
+    use_bounds,
+    start,
+    end,
+    todo,
+    flagged,
+    ok,
+    dist,
+):
+    """Widen the bounds of samples ``start:end`` by the centre moves and list in ``todo``
+    those whose bounds cannot prove that their label stays (all of them unless
+    ``use_bounds``); returns their number. See :func:`_yinyang_iter_dense`.
+
+    Tiles of samples: a branch-free pass lists in ``flagged`` (int64, (TILE_SAMPLES,)) the
+    samples whose widened bounds fail; those get the exact distance to their centre and
+    are tested again (the lists are compacted without branches: the outcome of a bound
+    test is unpredictable).
+    """
+    n_groups = lower.shape[1]
+    n_todo = 0
+    if not use_bounds:
+        for i in range(start, end):
+            todo[n_todo] = i
+            n_todo += 1
+        return n_todo
+    grow = 1.0 + eps
+    for s in range(start, end, TILE_SAMPLES):
+        m = min(TILE_SAMPLES, end - s)
+        if n_groups == 1:  # Hamerly: vectorised over samples
+            gs = group_shift[0]
+            for r in range(m):
+                i = s + r
+                a = labels[i]
+                u = upper[i] + shift[a] * grow
+                glb = lower[i, 0] - gs
+                lower[i, 0] = glb
+                upper[i] = u
+                two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+                sep = 2.0 * half_sep[a] - u
+                others = sep if sep > glb else glb
+                ok[r] = (others > u) & (others * others - u * u > two_delta)
+        else:
+            for r in range(m):
+                i = s + r
+                a = labels[i]
+                u = upper[i] + shift[a] * grow
+                glb = np.inf
+                for g in range(n_groups):
+                    lg = lower[i, g] - group_shift[g]
+                    lower[i, g] = lg
+                    glb = lg if lg < glb else glb
+                upper[i] = u
+                two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+                sep = 2.0 * half_sep[a] - u
+                others = sep if sep > glb else glb
+                ok[r] = (others > u) & (others * others - u * u > two_delta)
+        n_flagged = 0
+        for r in range(m):
+            flagged[n_flagged] = s + r
+            n_flagged += not ok[r]
+        for q in range(n_flagged):
+            i = flagged[q]
+            dist[q] = _sqdist_one_fast(X, i, centers, labels[i])
+        for q in range(n_flagged):
+            i = flagged[q]
+            a = labels[i]
+            u = math.sqrt(dist[q]) * grow
+            upper[i] = u
+            glb = lower[i, 0]
+            for g in range(1, n_groups):
+                glb = lower[i, g] if lower[i, g] < glb else glb
+            two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+            sep = 2.0 * half_sep[a] - u
+            others = sep if sep > glb else glb
+            passed = (others > u) & (others * others - u * u > two_delta)
+            todo[n_todo] = i
+            n_todo += not passed
+    return n_todo
+
+
+@njit(cache=CACHE, parallel=True)
+def _yinyang_iter_dense(
+    X,
+    sample_weight,
+    centers,
+    centers_t,
+    centers_sq,
+    x_sq,
+    perm,
+    gstart,
+    half_sep,
+    shift,
+    upper,
+    lower,
+    labels,
+    sums,
+    wsums,
+    counts,
+    n_changed,
+    use_bounds,
+    update_centers,
+    eps,
+    delta_scale,
+):
+    """One Lloyd iteration with Yinyang group bounds; same labels as :func:`_lloyd_iter_dense`.
+
+    The centres are split into groups; each sample keeps an upper bound on the distance to
+    its centre and, per group, a lower bound on the distance to the group's other centres.
+    After the centres move, a group's bound drops by the largest move in the group only, so
+    one centre travelling far does not invalidate every sample's bounds (as with a single
+    Hamerly bound, which is the case of one group). Samples whose bounds cannot prove that
+    their label stays get all distances, ranked exactly as the plain kernel ranks them
+    (fused tiles for few centres, else a BLAS product over chunks), and fresh bounds.
+
+    The bounds are on exact distances. A sample is skipped only when they prove that every
+    other centre is farther by more than the rounding error ``delta`` of the computed
+    squared distances, ``delta_i = delta_scale * (||x_i||^2 + max_j ||c_j||^2)``, so the
+    computed argmin (hence the label) cannot change.
+
+    Parameters
+    ----------
+    X, sample_weight, centers_t, centers_sq, labels, sums, wsums, counts, n_changed,
+    update_centers
+        As in :func:`_lloyd_iter_dense`.
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    x_sq : ndarray of shape (n_samples,), float64
+        Squared norms of the samples.
+    perm : ndarray of shape (n_clusters,), int64
+    gstart : ndarray of shape (n_groups + 1,), int64
+        Group ``g`` holds centres ``perm[gstart[g]:gstart[g + 1]]``.
+    half_sep : ndarray of shape (n_clusters,), float64
+        Lower bound on half the distance from each centre to its closest other centre.
+    shift : ndarray of shape (n_clusters,), float64
+        Centre moves since the bounds were written; the bounds are widened by them first.
+    upper : ndarray of shape (n_samples,), float64
+        Read and written: upper bound on the distance of each sample to its centre.
+    lower : ndarray of shape (n_samples, n_groups), float64
+        Read and written: per-group lower bounds on the distance to the group's centres
+        other than the sample's own.
+    use_bounds : bool
+        False on the first pass: all distances are computed.
+    eps : float
+        Relative rounding margin of directly computed distances and of the bound updates.
+    delta_scale : float
+        See above.
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers_t.shape[1]
+    n_groups = gstart.shape[0] - 1
+    n_blocks = _n_blocks(n_samples)
+    group_shift = _group_shifts(perm, gstart, shift, eps)
+    group_of = np.empty(n_clusters, dtype=np.int64)
+    for g in range(n_groups):
+        for p in range(gstart[g], gstart[g + 1]):
+            group_of[perm[p]] = g
+    c_max_sq = 0.0
+    for j in range(n_clusters):
+        if centers_sq[j] > c_max_sq:
+            c_max_sq = centers_sq[j]
+    fused = _use_fused(n_clusters)
+    U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
+    for b in prange(n_blocks):
+        start, end = _block_bounds(b, n_blocks, n_samples)
+        todo = np.empty(end - start, dtype=np.int64)
+        flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
+        ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
+        dist = np.empty(TILE_SAMPLES)
+        # 1. bounds: which samples may change label
+        n_todo = _bounds_filter(
+            X,
+            centers,
+            labels,
+            x_sq,
+            half_sep,
+            shift,
+            group_shift,
+            upper,
+            lower,
+            c_max_sq,
+            eps,
+            delta_scale,
+            use_bounds,
+            start,
+            end,
+            todo,
+            flagged,
+            ok,
+            dist,
+        )
+        # 2. all distances for the rest, ranked as in the plain kernel; fresh bounds
+        if fused:
+            changed = _bounded_rows_fused(
+                X,
+                sample_weight,
+                U,
+                csq,
+                x_sq,
+                group_of,
+                n_groups,
+                upper,
+                lower,
+                labels,
+                sums,
+                wsums,
+                counts,
+                update_centers,
+                c_max_sq,
+                eps,
+                delta_scale,
+                todo,
+                n_todo,
+                b,
+            )
+        else:
+            changed = _bounded_rows_gemm(
+                X,
+                sample_weight,
+                centers_t,
+                centers_sq,
+                x_sq,
+                perm,
+                gstart,
+                upper,
+                lower,
+                labels,
+                sums,
+                wsums,
+                counts,
+                update_centers,
+                c_max_sq,
+                eps,
+                delta_scale,
+                todo,
+                n_todo,
+                b,
+                not use_bounds,
+            )
+        n_changed[b] = changed
+
+
+@njit(cache=CACHE, inline="always")
+def _bounded_rows_gemm(
+    X,
+    sample_weight,
+    centers_t,
+    centers_sq,
+    x_sq,
+    perm,
+    gstart,
+    upper,
+    lower,
+    labels,
+    sums,
+    wsums,
+    counts,
+    update_centers,
+    c_max_sq,
+    eps,
+    delta_scale,
+    todo,
+    n_todo,
+    b,
+    contiguous,
+):
+    """Step 2 of :func:`_yinyang_iter_dense` with BLAS: the rows ``todo[:n_todo]`` (gathered
+    unless ``contiguous``) times the centres, ranked; fresh bounds; returns the number of
+    changed labels."""
+    n_features = X.shape[1]
+    n_clusters = centers_t.shape[1]
+    n_groups = gstart.shape[0] - 1
+    buf = np.empty((min(CHUNK_SIZE, n_todo), n_features), dtype=X.dtype)
+    vals = np.empty(n_clusters)
+    changed = 0
+    for t0 in range(0, n_todo, CHUNK_SIZE):
+        m = min(CHUNK_SIZE, n_todo - t0)
+        if not contiguous:
+            for r in range(m):
+                i = todo[t0 + r]
+                for f in range(n_features):
+                    buf[r, f] = X[i, f]
+            D = np.dot(buf[:m], centers_t)
+        else:
+            D = np.dot(X[todo[t0] : todo[t0] + m], centers_t)
+        for r in range(m):
+            i = todo[t0 + r]
+            best = 0
+            best_val = np.inf
+            for j in range(n_clusters):
+                v = centers_sq[j] - 2.0 * D[r, j]
+                vals[j] = v
+                if v < best_val:
+                    best_val = v
+                    best = j
+            delta = delta_scale * (x_sq[i] + c_max_sq)
+            vals[best] = np.inf  # the group bounds exclude the sample's own centre
+            for g in range(n_groups):
+                mg = np.inf
+                for p in range(gstart[g], gstart[g + 1]):
+                    mg = min(mg, vals[perm[p]])
+                lower[i, g] = math.sqrt(max(x_sq[i] + mg - delta, 0.0)) * (1.0 - eps)
+            upper[i] = math.sqrt(max(x_sq[i] + best_val + delta, 0.0)) * (1.0 + eps)
+            if best != labels[i]:
+                changed += 1
+                if update_centers:
+                    _move_sample(X, i, sample_weight[i], labels[i], best, b, sums, wsums, counts)
+                labels[i] = best
+    return changed
+
+
+@njit(cache=CACHE, inline="always")
+def _bounded_rows_fused(
+    X,
+    sample_weight,
+    U,
+    csq,
+    x_sq,
+    group_of,
+    n_groups,
+    upper,
+    lower,
+    labels,
+    sums,
+    wsums,
+    counts,
+    update_centers,
+    c_max_sq,
+    eps,
+    delta_scale,
+    todo,
+    n_todo,
+    b,
+):
+    """Step 2 of :func:`_yinyang_iter_dense` with fused tiles: the rows ``todo[:n_todo]``,
+    gathered and transposed, ranked with :func:`_dot_tile4` exactly as in
+    :func:`_argmin_fused`, keeping per group the two smallest values (vectorised over
+    samples); fresh bounds; returns the number of changed labels."""
+    n_clusters = group_of.shape[0]
+    dt = X.dtype
+    two = dt.type(2.0)
+    Xt = np.zeros((U.shape[0], TILE_SAMPLES), dtype=dt)
+    acc = np.empty((4, TILE_SAMPLES), dtype=dt)
+    gb1 = np.empty((n_groups, TILE_SAMPLES), dtype=dt)
+    gb2 = np.empty((n_groups, TILE_SAMPLES), dtype=dt)
+    gi1 = np.empty((n_groups, TILE_SAMPLES), dtype=np.int32)
+    xs = np.empty(TILE_SAMPLES)
+    dl = np.empty(TILE_SAMPLES)
+    bound = np.empty(TILE_SAMPLES)
+    best = np.empty(TILE_SAMPLES, dtype=np.int32)
+    best_val = np.empty(TILE_SAMPLES, dtype=dt)
+    best_g = np.empty(TILE_SAMPLES, dtype=np.int64)
+    changed = 0
+    for t0 in range(0, n_todo, TILE_SAMPLES):
+        m = min(TILE_SAMPLES, n_todo - t0)
+        _gather_transposed(X, todo, t0, m, Xt)
+        gb1[:, :m] = np.inf
+        gb2[:, :m] = np.inf
+        gi1[:, :m] = 0
+        for j in range(0, U.shape[1], 4):
+            _dot_tile4(Xt, m, U, j, acc)
+            for c in range(min(4, n_clusters - j)):
+                jc = np.int32(j + c)
+                g = group_of[jc]
+                cs = csq[jc]
+                a = acc[c]
+                b1 = gb1[g]
+                b2 = gb2[g]
+                i1 = gi1[g]
+                for r in range(m):
+                    v = cs - two * a[r]
+                    o1 = b1[r]
+                    o2 = b2[r]
+                    lt1 = v < o1
+                    b2[r] = o1 if lt1 else (v if v < o2 else o2)
+                    b1[r] = v if lt1 else o1
+                    i1[r] = jc if lt1 else i1[r]
+        # the first smallest value over the groups (first index on ties, as the plain
+        # kernel's argmin)
+        for r in range(m):
+            best_val[r] = gb1[0, r]
+            best[r] = gi1[0, r]
+            best_g[r] = 0
+        for g in range(1, n_groups):
+            for r in range(m):
+                v = gb1[g, r]
+                if v < best_val[r] or (v == best_val[r] and gi1[g, r] < best[r]):
+                    best_val[r] = v
+                    best[r] = gi1[g, r]
+                    best_g[r] = g
+        for r in range(m):
+            i = todo[t0 + r]
+            xs[r] = x_sq[i]
+            dl[r] = delta_scale * (x_sq[i] + c_max_sq)
+        for r in range(m):
+            bound[r] = math.sqrt(max(xs[r] + best_val[r] + dl[r], 0.0)) * (1.0 + eps)
+        for r in range(m):
+            upper[todo[t0 + r]] = bound[r]
+        # per group, the smallest value over the centres other than the sample's own
+        for g in range(n_groups):
+            for r in range(m):
+                v = gb2[g, r] if best_g[r] == g else gb1[g, r]
+                bound[r] = math.sqrt(max(xs[r] + v - dl[r], 0.0)) * (1.0 - eps)
+            for r in range(m):
+                lower[todo[t0 + r], g] = bound[r]
+        for r in range(m):
+            i = todo[t0 + r]
+            if best[r] != labels[i]:
+                changed += 1
+                if update_centers:
+                    _move_sample(X, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts)
+                labels[i] = best[r]
+    return changed
 
 
 @njit(cache=CACHE, parallel=True)
@@ -211,169 +842,6 @@ def _lloyd_iter_sparse(
                 wsums[b, label] += w
                 for p in range(indptr[i], indptr[i + 1]):
                     sums[b, label, indices[p]] += data[p] * w
-        n_changed[b] = changed
-
-
-# ---------------------------------------------------------------------------------------------
-# Yinyang's exact bound-based iteration (dense)
-
-
-@njit(cache=CACHE, parallel=True)
-def _yinyang_iter_dense(
-    X,
-    sample_weight,
-    centers,
-    centers_t,
-    centers_sq,
-    x_sq,
-    perm,
-    gstart,
-    half_sep,
-    shift,
-    upper,
-    lower,
-    labels,
-    sums,
-    wsums,
-    n_changed,
-    use_bounds,
-    update_centers,
-    eps,
-    delta_scale,
-):
-    """One Lloyd iteration with Yinyang group bounds; same labels as :func:`_lloyd_iter_dense`.
-
-    The centres are split into groups; each sample keeps an upper bound on the distance to
-    its centre and, per group, a lower bound on the distance to the group's other centres.
-    After the centres move, a group's bound drops by the largest move in the group only, so
-    one centre travelling far does not invalidate every sample's bounds (as with a single
-    Hamerly bound). Samples whose bounds cannot prove that their label stays get all
-    distances, ranked exactly as the plain kernel ranks them (BLAS product over chunks),
-    and fresh bounds.
-
-    The bounds are on exact distances. A sample is skipped only when they prove that every
-    other centre is farther by more than the rounding error ``delta`` of the computed
-    squared distances, ``delta_i = delta_scale * (||x_i||^2 + max_j ||c_j||^2)``, so the
-    computed argmin (hence the label) cannot change.
-
-    Parameters
-    ----------
-    X, sample_weight, centers_t, centers_sq, labels, sums, wsums, n_changed, update_centers
-        As in :func:`_lloyd_iter_dense`.
-    centers : ndarray of shape (n_clusters, n_features), X's dtype
-    x_sq : ndarray of shape (n_samples,), float64
-        Squared norms of the samples.
-    perm : ndarray of shape (n_clusters,), int64
-    gstart : ndarray of shape (n_groups + 1,), int64
-        Group ``g`` holds centres ``perm[gstart[g]:gstart[g + 1]]``.
-    half_sep : ndarray of shape (n_clusters,), float64
-        Lower bound on half the distance from each centre to its closest other centre.
-    shift : ndarray of shape (n_clusters,), float64
-        Centre moves since the bounds were written; the bounds are widened by them first.
-    upper : ndarray of shape (n_samples,), float64
-        Read and written: upper bound on the distance of each sample to its centre.
-    lower : ndarray of shape (n_samples, n_groups), float64
-        Read and written: per-group lower bounds on the distance to the group's centres
-        other than the sample's own.
-    use_bounds : bool
-        False on the first pass: all distances are computed.
-    eps : float
-        Relative rounding margin of directly computed distances and of the bound updates.
-    delta_scale : float
-        See above.
-    """
-    n_samples, n_features = X.shape
-    n_clusters = centers_t.shape[1]
-    n_groups = gstart.shape[0] - 1
-    n_blocks = _n_blocks(n_samples)
-    group_shift = np.zeros(n_groups)
-    group_of = np.empty(n_clusters, dtype=np.int64)
-    for g in range(n_groups):
-        for p in range(gstart[g], gstart[g + 1]):
-            group_of[perm[p]] = g
-            if shift[perm[p]] > group_shift[g]:
-                group_shift[g] = shift[perm[p]]
-        group_shift[g] *= 1.0 + eps
-    c_max_sq = 0.0
-    for j in range(n_clusters):
-        if centers_sq[j] > c_max_sq:
-            c_max_sq = centers_sq[j]
-    for b in prange(n_blocks):
-        start, end = _block_bounds(b, n_blocks, n_samples)
-        todo = np.empty(end - start, dtype=np.int64)
-        buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
-        vals = np.empty(n_clusters)
-        n_todo = 0
-        changed = 0
-        # 1. bounds: which samples may change label
-        for i in range(start, end):
-            if not use_bounds:
-                todo[n_todo] = i
-                n_todo += 1
-                continue
-            a = labels[i]
-            u = upper[i] + shift[a] * (1.0 + eps)
-            glb = np.inf
-            for g in range(n_groups):
-                lg = lower[i, g] - group_shift[g]
-                lower[i, g] = lg
-                if lg < glb:
-                    glb = lg
-            upper[i] = u
-            two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
-            others = max(2.0 * half_sep[a] - u, glb)
-            if others > u and others * others - u * u > two_delta:
-                continue
-            u = math.sqrt(_sqdist_one_dense(X, i, centers, a)) * (1.0 + eps)
-            upper[i] = u
-            others = max(2.0 * half_sep[a] - u, glb)
-            if others > u and others * others - u * u > two_delta:
-                continue
-            todo[n_todo] = i
-            n_todo += 1
-        # 2. all distances for the rest: rows (gathered unless contiguous) times the
-        #    centres (BLAS), ranked as in the plain kernel; fresh bounds
-        for t0 in range(0, n_todo, CHUNK_SIZE):
-            m = min(CHUNK_SIZE, n_todo - t0)
-            if use_bounds:
-                for r in range(m):
-                    i = todo[t0 + r]
-                    for f in range(n_features):
-                        buf[r, f] = X[i, f]
-                D = np.dot(buf[:m], centers_t)
-            else:
-                D = np.dot(X[start + t0 : start + t0 + m], centers_t)
-            for r in range(m):
-                i = todo[t0 + r]
-                best = 0
-                best_val = np.inf
-                for j in range(n_clusters):
-                    v = centers_sq[j] - 2.0 * D[r, j]
-                    vals[j] = v
-                    if v < best_val:
-                        best_val = v
-                        best = j
-                delta = delta_scale * (x_sq[i] + c_max_sq)
-                vals[best] = np.inf  # the group bounds exclude the sample's own centre
-                for g in range(n_groups):
-                    mg = np.inf
-                    for p in range(gstart[g], gstart[g + 1]):
-                        mg = min(mg, vals[perm[p]])
-                    lower[i, g] = math.sqrt(max(x_sq[i] + mg - delta, 0.0)) * (1.0 - eps)
-                upper[i] = math.sqrt(max(x_sq[i] + best_val + delta, 0.0)) * (1.0 + eps)
-                if best != labels[i]:
-                    changed += 1
-                    labels[i] = best
-        # 3. partial sums, in sample order (bit-identical to the plain Lloyd kernel)
-        if update_centers:
-            sums[b, :, :] = 0.0
-            wsums[b, :] = 0.0
-            for i in range(start, end):
-                label = labels[i]
-                w = sample_weight[i]
-                wsums[b, label] += w
-                for f in range(n_features):
-                    sums[b, label, f] += X[i, f] * w
         n_changed[b] = changed
 
 

@@ -777,7 +777,7 @@ def test_f32_input_stays_f32():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("k", [3, 17, 40])
+@pytest.mark.parametrize("k", [3, 17, 40, 70])
 def test_bounded_run_equals_plain_lloyd(dtype, k):
     # the Yinyang-accelerated run and the plain Lloyd run agree exactly
     from sklearn_deep.cluster._kmeans import _kmeans_single

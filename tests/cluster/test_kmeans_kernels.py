@@ -32,10 +32,14 @@ def _buffers(n, k, d):
     nb = _n_blocks(n)
     return (
         np.full(n, -1, dtype=np.int32),
-        np.empty((nb, k, d)),
-        np.empty((nb, k)),
+        np.zeros((nb, k, d)),
+        np.zeros((nb, k)),
         np.zeros(nb, dtype=np.int64),
     )
+
+
+def _counts(n, k):
+    return np.zeros((_n_blocks(n), k), dtype=np.int64)
 
 
 def _oracle_step(X, sw, centers):
@@ -68,9 +72,10 @@ def test_lloyd_iter_dense_matches_oracle(dtype):
     n, d = X.shape
     k = centers.shape[0]
     labels, sums, wsums, n_changed = _buffers(n, k, d)
+    counts = _counts(n, k)
     cs = _sq_norms(centers)
     K._lloyd_iter_dense(
-        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, n_changed, True
+        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, counts, n_changed, True
     )
     _, ref_labels, ref_sums, ref_w = _oracle_step(X, sw, centers)
     assert_array_equal(labels, ref_labels)
@@ -80,7 +85,7 @@ def test_lloyd_iter_dense_matches_oracle(dtype):
     assert_allclose(wsums.sum(axis=0), ref_w, rtol=rtol)
     # second pass with the same centres changes nothing
     K._lloyd_iter_dense(
-        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, n_changed, False
+        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, counts, n_changed, False
     )
     assert n_changed.sum() == 0
 
@@ -104,16 +109,20 @@ def test_lloyd_iter_sparse_matches_oracle(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [5, 24])
-def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k):
+@pytest.mark.parametrize(
+    "k, n_groups",
+    [(5, 1), (5, 2), (24, 1), (24, 3), (K.FUSED_MAX_CLUSTERS + 6, 9)],  # last: BLAS path
+)
+def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups):
     X, centers, sw = _data(n=1500, d=5, k=k, dtype=dtype, seed=1)
     n, d = X.shape
     eps = 16.0 * (d + 4) * float(np.finfo(dtype).eps)
-    perm, gstart = _center_groups(centers, max(1, round(k / 8)))
+    perm, gstart = _center_groups(centers, n_groups)
     n_groups = gstart.shape[0] - 1
     assert_array_equal(np.sort(perm), np.arange(k))
     lab_y, sums_y, wsums_y, ch_y = _buffers(n, k, d)
     lab_l, sums_l, wsums_l, ch_l = _buffers(n, k, d)
+    counts_y, counts_l = _counts(n, k), _counts(n, k)
     upper, lower = np.zeros(n), np.zeros((n, n_groups))
     shift, half_sep = np.zeros(k), np.empty(k)
     csum, wic = np.empty((k, d)), np.empty(k)
@@ -143,6 +152,7 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k):
             lab_y,
             sums_y,
             wsums_y,
+            counts_y,
             ch_y,
             it > 0,
             True,
@@ -151,10 +161,19 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k):
         )
         if it > 0:  # samples whose bound was only widened, not recomputed
             skipped += int(np.sum(upper == upper_before + shift[lab_y] * (1.0 + eps)))
-        K._lloyd_iter_dense(X, sw, ct, cs, lab_l, sums_l, wsums_l, ch_l, True)
+        K._lloyd_iter_dense(X, sw, ct, cs, lab_l, sums_l, wsums_l, counts_l, ch_l, True)
         assert_array_equal(lab_y, lab_l)
         assert ch_y.sum() == ch_l.sum()
-        assert_array_equal(sums_y, sums_l)  # same accumulation order: bit-identical
+        # same label changes in the same order: bit-identical running sums
+        assert_array_equal(sums_y, sums_l)
+        assert_array_equal(counts_y, counts_l)
+        # the running sums are the sums over the current members
+        ref_sums = np.zeros((k, d))
+        np.add.at(ref_sums, lab_y, X.astype(np.float64) * sw[:, None])
+        rtol = 1e-5 if dtype == np.float32 else 1e-10
+        assert_allclose(sums_y.sum(axis=0), ref_sums, rtol=rtol, atol=rtol)
+        assert_allclose(wsums_y.sum(axis=0), np.bincount(lab_y, sw, minlength=k), rtol=rtol)
+        assert_array_equal(counts_y.sum(axis=0), np.bincount(lab_y, minlength=k))
         # bounds: upper >= distance to own centre; per group, lower <= distance to every
         # centre of the group other than the sample's own
         dist = np.sqrt(cdist(X.astype(np.float64), c.astype(np.float64), "sqeuclidean"))
@@ -170,6 +189,35 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k):
         K._finish_mstep(csum, wic, c, c_new, shift, half_sep, eps, True)
         c = c_new
     assert skipped > n  # the bounds do spare distance computations
+
+
+def test_running_sums_of_emptied_cluster_are_exactly_zero():
+    # samples with weights that do not sum exactly leave a cluster: its running sums
+    # are reset to exact zeros, so it is seen as empty (and relocated) like a recomputed one
+    rng = np.random.RandomState(3)
+    X = rng.randn(50, 3)
+    sw = rng.uniform(0.1, 3.0, size=50)
+    n, d = X.shape
+    labels, sums, wsums, n_changed = _buffers(n, 2, d)
+    counts = _counts(n, 2)
+    far = np.array([[0.0, 0.0, 0.0], [100.0, 100.0, 100.0]])
+    for c in (far[::-1], far):  # every sample in cluster 1, then all move to cluster 0
+        K._lloyd_iter_dense(
+            X,
+            sw,
+            np.ascontiguousarray(c.T),
+            _sq_norms(c),
+            labels,
+            sums,
+            wsums,
+            counts,
+            n_changed,
+            True,
+        )
+    assert np.all(labels == 0) and n_changed.sum() == n
+    assert np.all(wsums[:, 1] == 0.0) and np.all(sums[:, 1] == 0.0)
+    assert np.all(counts[:, 1] == 0)
+    assert_allclose(sums[:, 0].sum(axis=0), (X * sw[:, None]).sum(axis=0), rtol=1e-12)
 
 
 def test_center_groups_partition():
@@ -326,6 +374,7 @@ def test_kernels_independent_of_thread_count():
                 labels,
                 sums,
                 wsums,
+                _counts(n, k),
                 n_changed,
                 True,
             )
@@ -343,8 +392,18 @@ def test_float32_and_float64_kernels_agree():
     for dtype in (np.float32, np.float64):
         Xd, cd, swd = X.astype(dtype), centers.astype(dtype), sw.astype(dtype)
         labels, sums, wsums, n_changed = _buffers(*X.shape[:1], *centers.shape)
+        counts = _counts(X.shape[0], centers.shape[0])
         K._lloyd_iter_dense(
-            Xd, swd, np.ascontiguousarray(cd.T), _sq_norms(cd), labels, sums, wsums, n_changed, True
+            Xd,
+            swd,
+            np.ascontiguousarray(cd.T),
+            _sq_norms(cd),
+            labels,
+            sums,
+            wsums,
+            counts,
+            n_changed,
+            True,
         )
         res[dtype] = (labels, sums.sum(axis=0), K._inertia_dense(Xd, swd, cd, labels, -1))
     assert_array_equal(res[np.float32][0], res[np.float64][0])
