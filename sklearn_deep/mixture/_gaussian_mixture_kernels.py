@@ -35,7 +35,9 @@ kernels to JIT-compile.
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
 
 from .._numba_config import CACHE
 
@@ -79,7 +81,7 @@ _POW2 = np.ldexp(1.0, np.arange(-_POW2_OFFSET, 1))  # 2**-1076 (= 0) ... 2**0
 _EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(13, -1, -1))
 
 
-@njit(cache=CACHE)
+@njit(cache=CACHE, inline="always")
 def _exp_nonpositive(x):
     """``exp(x)`` for ``x <= 0`` (within about 1 ulp of libm); NaN gives NaN.
 
@@ -106,6 +108,69 @@ def _exp_nonpositive(x):
     if x > -745.5:
         return value
     return x if x != x else 0.0
+
+
+# float32: the same scheme in single precision, Taylor degree 7 (truncation < 6e-9,
+# below half an ulp); 2**n as two exponent-field bit patterns (no table), so that
+# subnormal results are right too. Constants are float32 so the arithmetic stays float32.
+_F32 = np.float32
+_LN2_HI_F32 = _F32(0.693359375)
+_LN2_LO_F32 = _F32(-2.12194440e-4)
+_INV_LN2_F32 = _F32(1.44269504)
+_HALF_F32 = _F32(0.5)
+_EXP_MIN_F32 = _F32(-104.0)
+_ZERO_F32 = _F32(0.0)
+_EXP_TAYLOR_F32 = tuple(_F32(1.0 / math.factorial(i)) for i in range(7, -1, -1))
+
+
+@intrinsic
+def _int32_as_float32(typingctx, bits):
+    """Reinterpret the bits of an int32 as a float32."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+@njit(cache=CACHE, inline="always")
+def _exp_nonpositive_f32(x):
+    """``exp(x)`` for float32 ``x <= 0`` in float32 arithmetic; NaN gives NaN."""
+    xc = x if x > _EXP_MIN_F32 else _EXP_MIN_F32
+    n = math.floor(xc * _INV_LN2_F32 + _HALF_F32)
+    r = (xc - n * _LN2_HI_F32) - n * _LN2_LO_F32
+    p = _EXP_TAYLOR_F32[0]
+    p = p * r + _EXP_TAYLOR_F32[1]
+    p = p * r + _EXP_TAYLOR_F32[2]
+    p = p * r + _EXP_TAYLOR_F32[3]
+    p = p * r + _EXP_TAYLOR_F32[4]
+    p = p * r + _EXP_TAYLOR_F32[5]
+    p = p * r + _EXP_TAYLOR_F32[6]
+    p = p * r + _EXP_TAYLOR_F32[7]
+    ni = np.int32(n)
+    n1 = ni >> np.int32(1)
+    n2 = ni - n1
+    value = (
+        p
+        * _int32_as_float32((n1 + np.int32(127)) << np.int32(23))
+        * _int32_as_float32((n2 + np.int32(127)) << np.int32(23))
+    )
+    if x > _EXP_MIN_F32:
+        return value
+    return x if x != x else _ZERO_F32
+
+
+def _exp_lse(x):
+    """``exp(x)`` for ``x <= 0`` in the precision of ``x`` (Numba only)."""
+    raise NotImplementedError
+
+
+@overload(_exp_lse, inline="always", jit_options={"cache": CACHE})
+def _exp_lse_impl(x):
+    if x == types.float32:
+        return lambda x: _exp_nonpositive_f32(x)
+    return lambda x: _exp_nonpositive(x)
 
 
 @njit(cache=CACHE)
@@ -585,9 +650,11 @@ def _em_pass_full(X, means, prec_chol, triangular, log_det, log_weights, chunk, 
     k = means.shape[0]
     d_pad = prec_chol.shape[1]
     muL = _means_times_factor(means, prec_chol)
-    const = np.empty(k)
+    const_x = np.empty(k, dtype=X.dtype)
     for c in range(k):
-        const[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
+        const_x[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
+    half = np.full(1, -0.5, dtype=X.dtype)[0]
+    one = np.ones(1, dtype=X.dtype)[0]
     n_chunks = lpn_part.shape[0]
     for b in prange(n_chunks):
         start = b * chunk
@@ -598,9 +665,11 @@ def _em_pass_full(X, means, prec_chol, triangular, log_det, log_weights, chunk, 
         acc = np.empty((4, block), dtype=X.dtype)
         quad = np.empty(block, dtype=X.dtype)
         r = np.empty(block, dtype=X.dtype)
-        wlp = np.empty((k, block))
-        mx = np.empty(block)
-        inv = np.empty(block)
+        # float32 data: log-probabilities, log-sum-exp and responsibilities in float32,
+        # as scikit-learn computes them
+        wlp = np.empty((k, block), dtype=X.dtype)
+        mx = np.empty(block, dtype=X.dtype)
+        inv = np.empty(block, dtype=X.dtype)
         S = np.zeros((k, d_pad, d_pad))
         nk = np.zeros(k)
         sx = np.zeros((k, d))
@@ -618,8 +687,9 @@ def _em_pass_full(X, means, prec_chol, triangular, log_det, log_weights, chunk, 
                     p_end = j + 4 if triangular else d_pad
                     _quad_tile4(Xt, m, U, j, p_end, triangular, muL[c], acc, quad)
                 w = wlp[c]
+                shift = const_x[c]
                 for i in range(m):
-                    w[i] = -0.5 * quad[i] + const[c]
+                    w[i] = half * quad[i] + shift
             # log-sum-exp; wlp becomes exp(wlp - max), inv the normaliser
             for i in range(m):
                 mx[i] = -np.inf
@@ -631,13 +701,13 @@ def _em_pass_full(X, means, prec_chol, triangular, log_det, log_weights, chunk, 
             for c in range(k):
                 w = wlp[c]
                 for i in range(m):
-                    e = _exp_nonpositive(w[i] - mx[i])
+                    e = _exp_lse(w[i] - mx[i])
                     w[i] = e
                     inv[i] += e
             for i in range(m):
                 finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
                 lpn_sum += mx[i] + math.log(inv[i]) if finite else mx[i]
-                inv[i] = 1.0 / inv[i] if finite else np.nan
+                inv[i] = one / inv[i] if finite else np.nan
             # M-step statistics about the current means
             for c in range(k):
                 w = wlp[c]
