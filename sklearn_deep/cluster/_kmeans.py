@@ -106,15 +106,18 @@ def _center_groups(centers, n_groups):
     return perm, gstart
 
 
-def _n_groups(n_clusters):
-    """Number of Yinyang centre groups: one (Hamerly's bound) for few centres, where the
-    fused kernel makes full rankings cheap, else groups of about 8 centres."""
-    if n_clusters <= _HAMERLY_MAX_CLUSTERS:
+def _uses_fused(n_clusters, dtype):
+    """Python twin of the kernels' choice of the fused ranking tiles over BLAS."""
+    return n_clusters <= _k.FUSED_MAX_CLUSTERS or np.dtype(dtype).itemsize == 4
+
+
+def _n_groups(n_clusters, dtype):
+    """Number of Yinyang centre groups: one (Hamerly's bound) where the fused tiles rank
+    the centres (full rankings are cheap there, and the bookkeeping of several groups
+    costs more than it saves), else groups of about 8 centres."""
+    if _uses_fused(n_clusters, dtype):
         return 1
     return max(1, round(n_clusters / 8))
-
-
-_HAMERLY_MAX_CLUSTERS = 16
 
 
 def _tolerance(X, tol):
@@ -188,6 +191,7 @@ def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True)
             centers_t = np.ascontiguousarray(centers.T)
             _k._lloyd_iter_dense(
                 X,
+                np.zeros(n_features, dtype=X.dtype),
                 sample_weight,
                 centers_t,
                 _sq_norms(centers),
@@ -203,7 +207,9 @@ def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True)
     return labels, _inertia(X, sample_weight, centers, labels)
 
 
-def _inertia(X, sample_weight, centers, labels, single_label=-1):
+def _inertia(X, sample_weight, centers, labels, single_label=-1, x_mean=None):
+    """Weighted sum of squared distances to the assigned centres, of ``X - x_mean`` for
+    dense X (``x_mean`` None: zeros)."""
     if X.shape[0] == 0:
         return 0.0
     if sp.issparse(X):
@@ -212,15 +218,23 @@ def _inertia(X, sample_weight, centers, labels, single_label=-1):
                 *_csr_parts(X), sample_weight, centers, _sq_norms(centers), labels, single_label
             )
         )
-    return float(_k._inertia_dense(X, sample_weight, centers, labels, single_label))
+    x_mean = _mean_or_zeros(x_mean, X)
+    return float(_k._inertia_dense(X, x_mean, sample_weight, centers, labels, single_label))
+
+
+def _mean_or_zeros(x_mean, X):
+    if x_mean is None:
+        return np.zeros(X.shape[1], dtype=X.dtype)
+    return x_mean
 
 
 def _relocate_empty_clusters(
-    X, sample_weight, centers_old, centers_sum, weight_in_clusters, labels
+    X, sample_weight, centers_old, centers_sum, weight_in_clusters, labels, x_mean=None
 ):
     """Give empty clusters the samples farthest from their centres, as scikit-learn does.
 
-    Modifies ``centers_sum`` (weighted sums) and ``weight_in_clusters`` in place.
+    Dense samples are the rows of ``X - x_mean`` (``x_mean`` None: zeros). Modifies
+    ``centers_sum`` (weighted sums) and ``weight_in_clusters`` in place.
     """
     empty_clusters = np.where(np.equal(weight_in_clusters, 0))[0]
     n_empty = empty_clusters.shape[0]
@@ -232,7 +246,11 @@ def _relocate_empty_clusters(
             *_csr_parts(X), centers_old, _sq_norms(centers_old), labels, distances
         )
     else:
-        distances = ((X - centers_old[labels]) ** 2).sum(axis=1)
+        x_mean = _mean_or_zeros(x_mean, X)
+        diff = X - x_mean
+        diff -= centers_old[labels]
+        distances = (diff**2).sum(axis=1)
+        del diff
     if np.max(distances) == 0:
         return
     far_from_centers = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
@@ -244,7 +262,7 @@ def _relocate_empty_clusters(
         if sp.issparse(X):
             row = X[far_idx].toarray().ravel()
         else:
-            row = X[far_idx]
+            row = X[far_idx] - x_mean
         centers_sum[old_cluster_id] -= row * weight
         centers_sum[new_cluster_id] = row * weight
         weight_in_clusters[new_cluster_id] = weight
@@ -325,16 +343,14 @@ def kmeans_plusplus(
     if X.shape[0] < n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
 
-    if x_squared_norms is None:
-        x_squared_norms = row_norms(X, squared=True)
-    else:
+    if x_squared_norms is not None:
         x_squared_norms = check_array(x_squared_norms, dtype=X.dtype, ensure_2d=False)
-
-    if x_squared_norms.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"The length of x_squared_norms {x_squared_norms.shape[0]} should "
-            f"be equal to the length of n_samples {X.shape[0]}."
-        )
+        if x_squared_norms.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"The length of x_squared_norms {x_squared_norms.shape[0]} should "
+                f"be equal to the length of n_samples {X.shape[0]}."
+            )
+    # (computed by _kmeans_plusplus for sparse X only: dense distances are direct)
 
     random_state = check_random_state(random_state)
     with _threads_for(X.shape[0], n_clusters, X.shape[1]):
@@ -345,9 +361,18 @@ def kmeans_plusplus(
 
 
 def _kmeans_plusplus(
-    X, n_clusters, x_squared_norms, sample_weight, random_state, n_local_trials=None
+    X,
+    n_clusters,
+    x_squared_norms,
+    sample_weight,
+    random_state,
+    n_local_trials=None,
+    x_mean=None,
 ):
     """Computational core of k-means++ (validated input; same RNG calls as scikit-learn).
+
+    Dense X is seeded as ``X - x_mean`` when ``x_mean`` is given (centred on the fly; the
+    centres are rows of ``X - x_mean``).
 
     Parameters
     ----------
@@ -358,6 +383,8 @@ def _kmeans_plusplus(
     sample_weight : ndarray of shape (n_samples,)
     random_state : RandomState instance
     n_local_trials : int, default=None
+    x_mean : ndarray of shape (n_features,), default=None
+        Dense float X only.
 
     Returns
     -------
@@ -386,8 +413,13 @@ def _kmeans_plusplus(
     center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
     indices = np.full(n_clusters, -1, dtype=int)
 
+    centred = not is_sparse and x_mean is not None
+    mean = x_mean if centred else np.zeros(n_features, dtype=dtype)
+
     def row(idx):
-        return X_orig[[idx]].toarray() if is_sparse else X_orig[idx]
+        if is_sparse:
+            return X_orig[[idx]].toarray()
+        return X_orig[idx] - mean if centred else X_orig[idx]
 
     if is_sparse:
         if x_squared_norms is None:
@@ -401,7 +433,7 @@ def _kmeans_plusplus(
     else:
 
         def trials(cand, closest, dist, pots):
-            _k._kmeanspp_trials_dense(X, sample_weight, cand, closest, dist, pots)
+            _k._kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
 
     nb = _n_blocks(n_samples)
 
@@ -425,6 +457,8 @@ def _kmeans_plusplus(
             cand = np.ascontiguousarray(X[candidate_ids].toarray())
         else:
             cand = np.ascontiguousarray(X[candidate_ids])
+            if centred:
+                cand -= mean
         trials(cand, closest, dist, pots)
         candidates_pot = pots.sum(axis=0)
         best = int(np.argmin(candidates_pot))
@@ -442,14 +476,23 @@ def _kmeans_plusplus(
 
 
 def _kmeans_single(
-    X, sample_weight, centers_init, max_iter=300, verbose=False, tol=1e-4, use_bounds=True
+    X,
+    sample_weight,
+    centers_init,
+    max_iter=300,
+    verbose=False,
+    tol=1e-4,
+    use_bounds=True,
+    x_mean=None,
 ):
     """One k-means run (Lloyd's algorithm), from validated data and initial centres.
 
     Dense data use Yinyang's exact bounds when ``use_bounds`` (same labels as plain Lloyd);
     sparse data use plain Lloyd. Convergence rules follow scikit-learn: strict convergence
     when the labels do not change, else the squared centre shift against ``tol``; a final
-    E-step makes the labels match the returned centres.
+    E-step makes the labels match the returned centres. Dense data are clustered as
+    ``X - x_mean`` (``x_mean`` None: zeros), centred on the fly: X is not copied, and the
+    returned centres are in the centred coordinates.
 
     Returns
     -------
@@ -464,8 +507,10 @@ def _kmeans_single(
     is_sparse = sp.issparse(X)
     bounded = use_bounds and not is_sparse and n_clusters > 1
 
-    centers = np.ascontiguousarray(centers_init, dtype=dtype)
+    centers = np.array(centers_init, dtype=dtype, order="C")  # written: not the caller's
     centers_new = np.zeros_like(centers)
+    if not is_sparse:
+        x_mean = _mean_or_zeros(x_mean, X)
     labels = np.full(n_samples, -1, dtype=np.int32)
     nb = _n_blocks(n_samples)
     # running per-block sums (dense kernels update them for the samples that change label)
@@ -480,11 +525,11 @@ def _kmeans_single(
     eps = _bound_eps(dtype, n_features)
     if bounded:
         # Yinyang: groups of centres, fixed from the initial centres
-        perm, gstart = _center_groups(centers, _n_groups(n_clusters))
+        perm, gstart = _center_groups(centers, _n_groups(n_clusters, dtype))
         upper = np.zeros(n_samples)
         lower = np.zeros((n_samples, gstart.shape[0] - 1))
         x_sq = np.empty(n_samples)
-        _k._row_sq_norms(X, x_sq)
+        _k._row_sq_norms(X, x_mean, x_sq)
         delta_scale = _gemm_delta_scale(dtype, n_features)
 
     def e_step(centers, update_centers, first):
@@ -503,6 +548,7 @@ def _kmeans_single(
         elif bounded:
             _k._yinyang_iter_dense(
                 X,
+                x_mean,
                 sample_weight,
                 centers,
                 np.ascontiguousarray(centers.T),
@@ -527,6 +573,7 @@ def _kmeans_single(
         else:
             _k._lloyd_iter_dense(
                 X,
+                x_mean,
                 sample_weight,
                 np.ascontiguousarray(centers.T),
                 _sq_norms(centers),
@@ -544,7 +591,7 @@ def _kmeans_single(
         _k._reduce_blocks(sums, wsums, centers_sum, weight_in_clusters)
         if not np.all(weight_in_clusters):
             _relocate_empty_clusters(
-                X, sample_weight, centers, centers_sum, weight_in_clusters, labels
+                X, sample_weight, centers, centers_sum, weight_in_clusters, labels, x_mean
             )
         # writes centers_new, center_shift (used by the next pass to widen the bounds)
         # and half_sep of the new centres
@@ -560,7 +607,7 @@ def _kmeans_single(
         )
 
         if verbose:
-            inertia = _inertia(X, sample_weight, centers, labels)
+            inertia = _inertia(X, sample_weight, centers, labels, x_mean=x_mean)
             print(f"Iteration {i}, inertia {inertia}.")
 
         centers, centers_new = centers_new, centers
@@ -585,7 +632,7 @@ def _kmeans_single(
         # rerun E-step so that predicted labels match cluster centers
         e_step(centers, False, False)
 
-    inertia = _inertia(X, sample_weight, centers, labels)
+    inertia = _inertia(X, sample_weight, centers, labels, x_mean=x_mean)
     return labels, inertia, centers, i + 1
 
 
@@ -802,6 +849,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         sample_weight,
         init_size=None,
         n_centroids=None,
+        x_mean=None,
     ):
         """Compute the initial centroids (same random-number use as scikit-learn).
 
@@ -816,6 +864,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             Number of samples to randomly sample for the initialization.
         n_centroids : int, default=None
             Number of centroids (default ``self.n_clusters``).
+        x_mean : ndarray of shape (n_features,), default=None
+            Dense X is initialised as ``X - x_mean`` (centred on the fly); the centres are
+            in those coordinates.
 
         Returns
         -------
@@ -839,6 +890,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 random_state=random_state,
                 x_squared_norms=x_squared_norms,
                 sample_weight=sample_weight,
+                x_mean=x_mean if not sp.issparse(X) else None,
             )
         elif isinstance(init, str) and init == "random":
             seeds = random_state.choice(
@@ -848,9 +900,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 p=sample_weight / sample_weight.sum(),
             )
             centers = X[seeds]
+            if x_mean is not None and not sp.issparse(X):
+                centers = centers - x_mean
         elif _is_arraylike_not_scalar(self.init):
             centers = init
         elif callable(init):
+            if x_mean is not None and not sp.issparse(X):
+                X = X - x_mean  # the callable sees the centred data, as in scikit-learn
             centers = init(X, n_clusters, random_state=random_state)
             centers = check_array(centers, dtype=X.dtype, copy=False, order="C")
             self._validate_center_shape(X, centers, n_centroids=n_clusters)
@@ -883,13 +939,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self : object
             Fitted estimator.
         """
+        # dense X is never modified (the kernels centre it on the fly), so it is not copied
+        # whatever copy_x says
         X = validate_data(
             self,
             X,
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             order="C",
-            copy=self.copy_x,
+            copy=self.copy_x and sp.issparse(X),
             accept_large_sparse=False,
         )
         X = self._prepare_sparse(X)
@@ -914,24 +972,24 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             )
 
         if not sp.issparse(X):
+            # the data are clustered centred (as scikit-learn does, for accuracy), as
+            # X - X_mean computed on the fly
             X_mean = X.mean(axis=0)
-            X -= X_mean
             if init_is_array_like:
                 init -= X_mean
             x_squared_norms = None  # dense kernels compute differences directly
         else:
+            X_mean = None
             x_squared_norms = row_norms(X, squared=True)
 
         with _threads_for(X.shape[0], self.n_clusters, X.shape[1]):
-            best = self._fit_runs(X, sample_weight, init, x_squared_norms, random_state)
+            best = self._fit_runs(X, sample_weight, init, x_squared_norms, random_state, X_mean)
         best_labels, best_centers, best_inertia, best_n_iter = best
 
         if not sp.issparse(X):
-            if not self.copy_x:
-                X += X_mean
             best_centers += X_mean
 
-        distinct_clusters = len(set(best_labels))
+        distinct_clusters = np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters))
         if distinct_clusters < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct_clusters}) found smaller than "
@@ -948,7 +1006,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.n_iter_ = best_n_iter
         return self
 
-    def _fit_runs(self, X, sample_weight, init, x_squared_norms, random_state):
+    def _fit_runs(self, X, sample_weight, init, x_squared_norms, random_state, x_mean=None):
         """The n_init loop: returns (labels, centers, inertia, n_iter) of the best run."""
         best_inertia, best_labels = None, None
         for _ in range(self._n_init):
@@ -958,6 +1016,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 init=init,
                 random_state=random_state,
                 sample_weight=sample_weight,
+                x_mean=x_mean,
             )
             if self.verbose:
                 print("Initialization complete")
@@ -969,6 +1028,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 max_iter=self.max_iter,
                 verbose=self.verbose,
                 tol=self._tol,
+                x_mean=x_mean,
             )
 
             if best_inertia is None or (

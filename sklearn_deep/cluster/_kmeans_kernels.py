@@ -29,8 +29,9 @@ from .._numba_config import CACHE
 CHUNK_SIZE = 256
 # the number of blocks never exceeds this; it bounds the partial-sum buffers' size
 MAX_BLOCKS = 64
-# up to this many centres, the ranking products run in the fused register-tiled kernel
-# (samples transposed into a (n_features, TILE_SAMPLES) buffer); above it, BLAS
+# up to this many centres (any number for float32 data), the ranking products run in the
+# fused register-tiled kernel (samples transposed into a (n_features, TILE_SAMPLES) buffer);
+# above it, BLAS
 FUSED_MAX_CLUSTERS = 64
 TILE_SAMPLES = 128
 # fast-math flag of the plain product accumulations: fused multiply-adds only
@@ -56,11 +57,11 @@ def _block_bounds(b, n_blocks, n_samples):
 
 
 @njit(cache=CACHE, inline="always")
-def _sqdist_one_dense(X, i, centers, j):
-    """Squared distance between ``X[i]`` and ``centers[j]``, accumulated in X's dtype."""
+def _sqdist_one_dense(X, mean, i, centers, j):
+    """Squared distance between ``X[i] - mean`` and ``centers[j]``, in X's dtype."""
     acc = X.dtype.type(0.0)
     for f in range(X.shape[1]):
-        diff = X[i, f] - centers[j, f]
+        diff = (X[i, f] - mean[f]) - centers[j, f]
         acc += diff * diff
     return acc
 
@@ -82,21 +83,12 @@ def _sqdist_all_dense(X, i, centers_t, acc):
 
 
 @njit(cache=CACHE, fastmath=True)
-def _sqdist_one_fast(X, i, centers, j):
-    """``sum_f (X[i, f] - centers[j, f]) ** 2`` in float64 (fastmath: reassociated)."""
+def _sqdist_one_fast(X, mean, i, centers, j):
+    """``sum_f ((X[i, f] - mean[f]) - centers[j, f]) ** 2``, the centred value in X's dtype,
+    the rest in float64 (fastmath: reassociated)."""
     acc = 0.0
     for f in range(X.shape[1]):
-        diff = np.float64(X[i, f]) - np.float64(centers[j, f])
-        acc += diff * diff
-    return acc
-
-
-@njit(cache=CACHE, fastmath=True)
-def _sqdist_rows_fast(X, i, c):
-    """``sum_f (X[i, f] - c[f]) ** 2`` in float64, vectorised (fastmath: reassociated)."""
-    acc = 0.0
-    for f in range(X.shape[1]):
-        diff = np.float64(X[i, f]) - np.float64(c[f])
+        diff = np.float64(X[i, f] - mean[f]) - np.float64(centers[j, f])
         acc += diff * diff
     return acc
 
@@ -106,8 +98,10 @@ def _sqdist_rows_fast(X, i, c):
 
 
 @njit(cache=CACHE, inline="always")
-def _use_fused(n_clusters):
-    return n_clusters <= FUSED_MAX_CLUSTERS
+def _use_fused(n_clusters, itemsize):
+    """Whether the ranking products run in the fused tiles (else BLAS); keep in step with
+    ``_kmeans._uses_fused``."""
+    return n_clusters <= FUSED_MAX_CLUSTERS or itemsize == 4
 
 
 @njit(cache=CACHE, inline="always")
@@ -179,12 +173,12 @@ def _dot_tile4(Xt, m, U, j, acc):
 
 
 @njit(cache=CACHE, inline="always")
-def _gather_transposed(X, rows, r0, m, Xt):
-    """``Xt[:n_features, r] = X[rows[r0 + r]]`` for ``r < m`` (rows read contiguously)."""
+def _gather_transposed(X, mean, rows, r0, m, Xt):
+    """``Xt[:n_features, r] = X[rows[r0 + r]] - mean`` for ``r < m`` (rows read contiguously)."""
     for r in range(m):
         i = rows[r0 + r]
         for f in range(X.shape[1]):
-            Xt[f, r] = X[i, f]
+            Xt[f, r] = X[i, f] - mean[f]
 
 
 @njit(cache=CACHE, inline="always")
@@ -215,9 +209,9 @@ def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
 
 
 @njit(cache=CACHE, inline="always")
-def _move_sample(X, i, w, old, new, b, sums, wsums, counts):
-    """Move sample ``i`` (weight ``w``) from cluster ``old`` (-1: none) to ``new`` in the
-    running sums of block ``b``.
+def _move_sample(X, mean, i, w, old, new, b, sums, wsums, counts):
+    """Move sample ``X[i] - mean`` (weight ``w``) from cluster ``old`` (-1: none) to ``new``
+    in the running sums of block ``b``.
 
     ``sums`` (n_blocks, n_clusters, n_features), ``wsums`` (n_blocks, n_clusters), float64,
     and ``counts`` (n_blocks, n_clusters), int64 (members of non-zero weight), are read and
@@ -228,7 +222,7 @@ def _move_sample(X, i, w, old, new, b, sums, wsums, counts):
     if old >= 0:
         wsums[b, old] -= w
         for f in range(n_features):
-            sums[b, old, f] -= X[i, f] * w
+            sums[b, old, f] -= (X[i, f] - mean[f]) * w
         if w != 0:
             counts[b, old] -= 1
             if counts[b, old] == 0:
@@ -237,7 +231,7 @@ def _move_sample(X, i, w, old, new, b, sums, wsums, counts):
                     sums[b, old, f] = 0.0
     wsums[b, new] += w
     for f in range(n_features):
-        sums[b, new, f] += X[i, f] * w
+        sums[b, new, f] += (X[i, f] - mean[f]) * w
     if w != 0:
         counts[b, new] += 1
 
@@ -269,6 +263,7 @@ def _gemm_rows_argmin(D, r, centers_sq):
 @njit(cache=CACHE, parallel=True)
 def _lloyd_iter_dense(
     X,
+    mean,
     sample_weight,
     centers_t,
     centers_sq,
@@ -290,9 +285,12 @@ def _lloyd_iter_dense(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    mean : ndarray of shape (n_features,), X's dtype
+        The kernels work on ``X - mean`` (computed on the fly, as the centred copy of X
+        would hold it), so that X need not be copied.
     sample_weight : ndarray of shape (n_samples,), X's dtype
     centers_t : ndarray of shape (n_features, n_clusters), X's dtype
-        The current centres, transposed.
+        The current centres (in the centred coordinates), transposed.
     centers_sq : ndarray of shape (n_clusters,), float64
         Squared norms of the centres.
     labels : ndarray of shape (n_samples,), int32
@@ -309,7 +307,7 @@ def _lloyd_iter_dense(
     n_samples = X.shape[0]
     n_features = X.shape[1]
     n_blocks = _n_blocks(n_samples)
-    fused = _use_fused(centers_t.shape[1])
+    fused = _use_fused(centers_t.shape[1], X.itemsize)
     U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
@@ -323,7 +321,7 @@ def _lloyd_iter_dense(
                 m = min(TILE_SAMPLES, end - s)
                 for r in range(m):
                     for f in range(n_features):
-                        Xt[f, r] = X[s + r, f]
+                        Xt[f, r] = X[s + r, f] - mean[f]
                 _argmin_fused(Xt, m, U, csq, acc, best, best_val)
                 for r in range(m):
                     i = s + r
@@ -331,13 +329,26 @@ def _lloyd_iter_dense(
                         changed += 1
                         if update_centers:
                             _move_sample(
-                                X, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts
+                                X,
+                                mean,
+                                i,
+                                sample_weight[i],
+                                labels[i],
+                                best[r],
+                                b,
+                                sums,
+                                wsums,
+                                counts,
                             )
                         labels[i] = best[r]
         else:
+            buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
             for s in range(start, end, CHUNK_SIZE):
                 e = min(s + CHUNK_SIZE, end)
-                D = np.dot(X[s:e], centers_t)
+                for r in range(e - s):
+                    for f in range(n_features):
+                        buf[r, f] = X[s + r, f] - mean[f]
+                D = np.dot(buf[: e - s], centers_t)
                 for r in range(e - s):
                     i = s + r
                     label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
@@ -345,7 +356,16 @@ def _lloyd_iter_dense(
                         changed += 1
                         if update_centers:
                             _move_sample(
-                                X, i, sample_weight[i], labels[i], label, b, sums, wsums, counts
+                                X,
+                                mean,
+                                i,
+                                sample_weight[i],
+                                labels[i],
+                                label,
+                                b,
+                                sums,
+                                wsums,
+                                counts,
                             )
                         labels[i] = label
         n_changed[b] = changed
@@ -371,6 +391,7 @@ def _group_shifts(perm, gstart, shift, eps):
 @njit(cache=CACHE, inline="always")
 def _bounds_filter(
     X,
+    mean,
     centers,
     labels,
     x_sq,
@@ -443,7 +464,7 @@ def _bounds_filter(
             n_flagged += not ok[r]
         for q in range(n_flagged):
             i = flagged[q]
-            dist[q] = _sqdist_one_fast(X, i, centers, labels[i])
+            dist[q] = _sqdist_one_fast(X, mean, i, centers, labels[i])
         for q in range(n_flagged):
             i = flagged[q]
             a = labels[i]
@@ -464,6 +485,7 @@ def _bounds_filter(
 @njit(cache=CACHE, parallel=True)
 def _yinyang_iter_dense(
     X,
+    mean,
     sample_weight,
     centers,
     centers_t,
@@ -502,7 +524,7 @@ def _yinyang_iter_dense(
 
     Parameters
     ----------
-    X, sample_weight, centers_t, centers_sq, labels, sums, wsums, counts, n_changed,
+    X, mean, sample_weight, centers_t, centers_sq, labels, sums, wsums, counts, n_changed,
     update_centers
         As in :func:`_lloyd_iter_dense`.
     centers : ndarray of shape (n_clusters, n_features), X's dtype
@@ -540,7 +562,7 @@ def _yinyang_iter_dense(
     for j in range(n_clusters):
         if centers_sq[j] > c_max_sq:
             c_max_sq = centers_sq[j]
-    fused = _use_fused(n_clusters)
+    fused = _use_fused(n_clusters, X.itemsize)
     U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
@@ -551,6 +573,7 @@ def _yinyang_iter_dense(
         # 1. bounds: which samples may change label
         n_todo = _bounds_filter(
             X,
+            mean,
             centers,
             labels,
             x_sq,
@@ -574,6 +597,7 @@ def _yinyang_iter_dense(
         if fused:
             changed = _bounded_rows_fused(
                 X,
+                mean,
                 sample_weight,
                 U,
                 csq,
@@ -597,6 +621,7 @@ def _yinyang_iter_dense(
         else:
             changed = _bounded_rows_gemm(
                 X,
+                mean,
                 sample_weight,
                 centers_t,
                 centers_sq,
@@ -616,7 +641,6 @@ def _yinyang_iter_dense(
                 todo,
                 n_todo,
                 b,
-                not use_bounds,
             )
         n_changed[b] = changed
 
@@ -624,6 +648,7 @@ def _yinyang_iter_dense(
 @njit(cache=CACHE, inline="always")
 def _bounded_rows_gemm(
     X,
+    mean,
     sample_weight,
     centers_t,
     centers_sq,
@@ -643,11 +668,10 @@ def _bounded_rows_gemm(
     todo,
     n_todo,
     b,
-    contiguous,
 ):
-    """Step 2 of :func:`_yinyang_iter_dense` with BLAS: the rows ``todo[:n_todo]`` (gathered
-    unless ``contiguous``) times the centres, ranked; fresh bounds; returns the number of
-    changed labels."""
+    """Step 2 of :func:`_yinyang_iter_dense` with BLAS: the rows ``todo[:n_todo]``, gathered
+    and centred, times the centres, ranked; fresh bounds; returns the number of changed
+    labels."""
     n_features = X.shape[1]
     n_clusters = centers_t.shape[1]
     n_groups = gstart.shape[0] - 1
@@ -656,14 +680,11 @@ def _bounded_rows_gemm(
     changed = 0
     for t0 in range(0, n_todo, CHUNK_SIZE):
         m = min(CHUNK_SIZE, n_todo - t0)
-        if not contiguous:
-            for r in range(m):
-                i = todo[t0 + r]
-                for f in range(n_features):
-                    buf[r, f] = X[i, f]
-            D = np.dot(buf[:m], centers_t)
-        else:
-            D = np.dot(X[todo[t0] : todo[t0] + m], centers_t)
+        for r in range(m):
+            i = todo[t0 + r]
+            for f in range(n_features):
+                buf[r, f] = X[i, f] - mean[f]
+        D = np.dot(buf[:m], centers_t)
         for r in range(m):
             i = todo[t0 + r]
             best = 0
@@ -685,7 +706,9 @@ def _bounded_rows_gemm(
             if best != labels[i]:
                 changed += 1
                 if update_centers:
-                    _move_sample(X, i, sample_weight[i], labels[i], best, b, sums, wsums, counts)
+                    _move_sample(
+                        X, mean, i, sample_weight[i], labels[i], best, b, sums, wsums, counts
+                    )
                 labels[i] = best
     return changed
 
@@ -693,6 +716,7 @@ def _bounded_rows_gemm(
 @njit(cache=CACHE, inline="always")
 def _bounded_rows_fused(
     X,
+    mean,
     sample_weight,
     U,
     csq,
@@ -734,7 +758,7 @@ def _bounded_rows_fused(
     changed = 0
     for t0 in range(0, n_todo, TILE_SAMPLES):
         m = min(TILE_SAMPLES, n_todo - t0)
-        _gather_transposed(X, todo, t0, m, Xt)
+        _gather_transposed(X, mean, todo, t0, m, Xt)
         gb1[:, :m] = np.inf
         gb2[:, :m] = np.inf
         gi1[:, :m] = 0
@@ -789,7 +813,9 @@ def _bounded_rows_fused(
             if best[r] != labels[i]:
                 changed += 1
                 if update_centers:
-                    _move_sample(X, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts)
+                    _move_sample(
+                        X, mean, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts
+                    )
                 labels[i] = best[r]
     return changed
 
@@ -951,19 +977,21 @@ def _finish_mstep(
 
 
 @njit(cache=CACHE, parallel=True)
-def _row_sq_norms(X, out):
-    """Squared norm of each row, accumulated in float64; writes ``out`` (n_samples,)."""
+def _row_sq_norms(X, mean, out):
+    """Squared norm of each row of ``X - mean``, accumulated in float64; writes ``out``
+    (n_samples,)."""
     for i in prange(X.shape[0]):
         acc = 0.0
         for f in range(X.shape[1]):
-            v = np.float64(X[i, f])
+            v = np.float64(X[i, f] - mean[f])
             acc += v * v
         out[i] = acc
 
 
 @njit(cache=CACHE, parallel=True)
-def _inertia_dense(X, sample_weight, centers, labels, single_label=-1):
-    """Weighted sum of squared distances of each sample to its assigned centre (float64).
+def _inertia_dense(X, mean, sample_weight, centers, labels, single_label=-1):
+    """Weighted sum of squared distances of each sample of ``X - mean`` to its assigned
+    centre (float64).
 
     Only samples with label ``single_label`` count when it is >= 0.
     """
@@ -976,7 +1004,7 @@ def _inertia_dense(X, sample_weight, centers, labels, single_label=-1):
         for i in range(start, end):
             j = labels[i]
             if single_label < 0 or j == single_label:
-                acc += np.float64(_sqdist_one_dense(X, i, centers, j)) * sample_weight[i]
+                acc += np.float64(_sqdist_one_dense(X, mean, i, centers, j)) * sample_weight[i]
         partial[b] = acc
     total = 0.0
     for b in range(n_blocks):
@@ -1067,12 +1095,14 @@ def _euclidean_sparse(data, indices, indptr, centers, centers_sq_norms, out):
 
 
 @njit(cache=CACHE, parallel=True)
-def _kmeanspp_trials_dense(X, sample_weight, candidates, closest, dist_trials, pots):
+def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_trials, pots):
     """Squared distances to the candidate centres, capped by the current closest distance.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+    mean : ndarray of shape (n_features,), X's dtype
+        Distances are those of the rows of ``X - mean`` (computed on the fly).
     sample_weight : ndarray of shape (n_samples,)
     candidates : ndarray of shape (n_trials, n_features), X's dtype
     closest : ndarray of shape (n_samples,), X's dtype
@@ -1091,7 +1121,7 @@ def _kmeanspp_trials_dense(X, sample_weight, candidates, closest, dist_trials, p
         pot = np.zeros(n_trials)
         for i in range(start, end):
             for t in range(n_trials):
-                d = X.dtype.type(_sqdist_rows_fast(X, i, candidates[t]))
+                d = X.dtype.type(_sqdist_one_fast(X, mean, i, candidates, t))
                 if closest[i] < d:
                     d = closest[i]
                 dist_trials[t, i] = d

@@ -38,6 +38,11 @@ def _buffers(n, k, d):
     )
 
 
+def _z(X):
+    """No centring: the kernels' ``mean`` argument for raw data."""
+    return np.zeros(X.shape[1], dtype=X.dtype)
+
+
 def _counts(n, k):
     return np.zeros((_n_blocks(n), k), dtype=np.int64)
 
@@ -67,26 +72,33 @@ def test_block_count_depends_on_n_samples_only():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_lloyd_iter_dense_matches_oracle(dtype):
-    X, centers, sw = _data(dtype=dtype)
+@pytest.mark.parametrize("k", [9, K.FUSED_MAX_CLUSTERS + 6])  # fused tiles; BLAS for float64
+def test_lloyd_iter_dense_matches_oracle(dtype, k):
+    # the kernel clusters X - mean, centred on the fly: same as on the centred copy
+    X, centers, sw = _data(dtype=dtype, k=k)
     n, d = X.shape
-    k = centers.shape[0]
+    mean = np.linspace(-30, 50, d).astype(dtype)
+    X_raw = X + mean
+    Xc = X_raw - mean  # what a centred copy would hold
     labels, sums, wsums, n_changed = _buffers(n, k, d)
     counts = _counts(n, k)
     cs = _sq_norms(centers)
-    K._lloyd_iter_dense(
-        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, counts, n_changed, True
-    )
-    _, ref_labels, ref_sums, ref_w = _oracle_step(X, sw, centers)
+    ct = np.ascontiguousarray(centers.T)
+    K._lloyd_iter_dense(X_raw, mean, sw, ct, cs, labels, sums, wsums, counts, n_changed, True)
+    _, ref_labels, ref_sums, ref_w = _oracle_step(Xc, sw, centers)
     assert_array_equal(labels, ref_labels)
     assert n_changed.sum() == n  # every label changed from -1
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     assert_allclose(sums.sum(axis=0), ref_sums, rtol=rtol, atol=rtol)
     assert_allclose(wsums.sum(axis=0), ref_w, rtol=rtol)
+    assert_array_equal(counts.sum(axis=0), np.bincount(ref_labels, minlength=k))
+    # same pass on the centred copy: bit-identical
+    lab2, sums2, wsums2, ch2 = _buffers(n, k, d)
+    K._lloyd_iter_dense(Xc, _z(Xc), sw, ct, cs, lab2, sums2, wsums2, _counts(n, k), ch2, True)
+    assert_array_equal(lab2, labels)
+    assert_array_equal(sums2, sums)
     # second pass with the same centres changes nothing
-    K._lloyd_iter_dense(
-        X, sw, np.ascontiguousarray(centers.T), cs, labels, sums, wsums, counts, n_changed, False
-    )
+    K._lloyd_iter_dense(X_raw, mean, sw, ct, cs, labels, sums, wsums, counts, n_changed, False)
     assert n_changed.sum() == 0
 
 
@@ -127,7 +139,7 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups):
     shift, half_sep = np.zeros(k), np.empty(k)
     csum, wic = np.empty((k, d)), np.empty(k)
     x_sq = np.empty(n)
-    K._row_sq_norms(X, x_sq)
+    K._row_sq_norms(X, _z(X), x_sq)
     assert_allclose(x_sq, (X.astype(np.float64) ** 2).sum(axis=1), rtol=1e-12)
     delta_scale = _gemm_delta_scale(dtype, d)
     skipped = 0
@@ -138,6 +150,7 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups):
         upper_before = upper.copy()
         K._yinyang_iter_dense(
             X,
+            _z(X),
             sw,
             c,
             ct,
@@ -161,7 +174,7 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups):
         )
         if it > 0:  # samples whose bound was only widened, not recomputed
             skipped += int(np.sum(upper == upper_before + shift[lab_y] * (1.0 + eps)))
-        K._lloyd_iter_dense(X, sw, ct, cs, lab_l, sums_l, wsums_l, counts_l, ch_l, True)
+        K._lloyd_iter_dense(X, _z(X), sw, ct, cs, lab_l, sums_l, wsums_l, counts_l, ch_l, True)
         assert_array_equal(lab_y, lab_l)
         assert ch_y.sum() == ch_l.sum()
         # same label changes in the same order: bit-identical running sums
@@ -204,6 +217,7 @@ def test_running_sums_of_emptied_cluster_are_exactly_zero():
     for c in (far[::-1], far):  # every sample in cluster 1, then all move to cluster 0
         K._lloyd_iter_dense(
             X,
+            _z(X),
             sw,
             np.ascontiguousarray(c.T),
             _sq_norms(c),
@@ -263,14 +277,20 @@ def test_inertia_kernels(dtype):
     dist = ((X.astype(np.float64) - centers[labels]) ** 2).sum(axis=1)
     expected = np.sum(dist * sw)
     norms = (centers**2).sum(axis=1)
-    dense = K._inertia_dense(X, sw, centers, labels, -1)
+    dense = K._inertia_dense(X, _z(X), sw, centers, labels, -1)
     sparse = K._inertia_sparse(Xs.data, Xs.indices, Xs.indptr, sw, centers, norms, labels, -1)
     rtol = 1e-4 if dtype == np.float32 else 1e-10
     assert_allclose(dense, expected, rtol=rtol)
     assert_allclose(sparse, expected, rtol=rtol)
     mask = labels == 1
     expected1 = np.sum(dist[mask] * sw[mask])
-    assert_allclose(K._inertia_dense(X, sw, centers, labels, 1), expected1, rtol=rtol)
+    assert_allclose(K._inertia_dense(X, _z(X), sw, centers, labels, 1), expected1, rtol=rtol)
+    # centred on the fly: X + mean with that mean
+    mean = np.linspace(-5, 7, X.shape[1]).astype(dtype)
+    Xc = (X + mean) - mean
+    dist_c = ((Xc.astype(np.float64) - centers[labels]) ** 2).sum(axis=1)
+    shifted = K._inertia_dense(X + mean, mean, sw, centers, labels, -1)
+    assert_allclose(shifted, np.sum(dist_c * sw), rtol=rtol)
     assert_allclose(
         K._inertia_sparse(Xs.data, Xs.indices, Xs.indptr, sw, centers, norms, labels, 1),
         expected1,
@@ -303,6 +323,10 @@ def test_euclidean_kernels(dtype):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_kmeanspp_trials(dtype, sparse):
     X, _, sw = _data(n=600, dtype=dtype, sparse=sparse)
+    mean = np.full(X.shape[1], 4.0, dtype=dtype)
+    X_raw = X + mean
+    if not sparse:  # dense: centred on the fly, as the centred copy would hold it
+        X = X_raw - mean
     rng = np.random.RandomState(3)
     candidates = X[rng.choice(X.shape[0], 4)]
     closest = (rng.uniform(0, 10, size=X.shape[0])).astype(dtype)
@@ -316,7 +340,7 @@ def test_kmeanspp_trials(dtype, sparse):
             Xs.data, Xs.indices, Xs.indptr, norms, sw, candidates, closest, dist, pots
         )
     else:
-        K._kmeanspp_trials_dense(X, sw, candidates, closest, dist, pots)
+        K._kmeanspp_trials_dense(X_raw, mean, sw, candidates, closest, dist, pots)
     expected = np.minimum(
         closest[None, :], cdist(candidates.astype(np.float64), X.astype(np.float64), "sqeuclidean")
     )
@@ -368,6 +392,7 @@ def test_kernels_independent_of_thread_count():
             labels, sums, wsums, n_changed = _buffers(n, k, d)
             K._lloyd_iter_dense(
                 X,
+                _z(X),
                 sw,
                 np.ascontiguousarray(centers.T),
                 _sq_norms(centers),
@@ -378,7 +403,7 @@ def test_kernels_independent_of_thread_count():
                 n_changed,
                 True,
             )
-            inertia = K._inertia_dense(X, sw, centers, labels, -1)
+            inertia = K._inertia_dense(X, _z(X), sw, centers, labels, -1)
             out.append((labels, sums, wsums, inertia))
     assert_array_equal(out[0][0], out[1][0])
     assert_array_equal(out[0][1], out[1][1])
@@ -395,6 +420,7 @@ def test_float32_and_float64_kernels_agree():
         counts = _counts(X.shape[0], centers.shape[0])
         K._lloyd_iter_dense(
             Xd,
+            _z(Xd),
             swd,
             np.ascontiguousarray(cd.T),
             _sq_norms(cd),
@@ -405,7 +431,7 @@ def test_float32_and_float64_kernels_agree():
             n_changed,
             True,
         )
-        res[dtype] = (labels, sums.sum(axis=0), K._inertia_dense(Xd, swd, cd, labels, -1))
+        res[dtype] = (labels, sums.sum(axis=0), K._inertia_dense(Xd, _z(Xd), swd, cd, labels, -1))
     assert_array_equal(res[np.float32][0], res[np.float64][0])
     assert_allclose(res[np.float32][1], res[np.float64][1], rtol=1e-5, atol=1e-4)
     assert_allclose(res[np.float32][2], res[np.float64][2], rtol=1e-5)
