@@ -34,6 +34,9 @@ MAX_BLOCKS = 64
 # above it, BLAS
 FUSED_MAX_CLUSTERS = 64
 TILE_SAMPLES = 128
+# row length of the transposed sample tiles: not a multiple of 4 KiB / 8, so that the rows
+# written by a transposition do not all fall into the same cache sets
+TILE_STRIDE = TILE_SAMPLES + 16
 # fast-math flag of the plain product accumulations: fused multiply-adds only
 _PRODUCT_FASTMATH = {"contract"}
 
@@ -313,7 +316,7 @@ def _lloyd_iter_dense(
         start, end = _block_bounds(b, n_blocks, n_samples)
         changed = 0
         if fused:
-            Xt = np.zeros((U.shape[0], TILE_SAMPLES), dtype=X.dtype)
+            Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=X.dtype)
             acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
             best = np.empty(TILE_SAMPLES, dtype=np.int32)
             best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
@@ -744,7 +747,7 @@ def _bounded_rows_fused(
     n_clusters = group_of.shape[0]
     dt = X.dtype
     two = dt.type(2.0)
-    Xt = np.zeros((U.shape[0], TILE_SAMPLES), dtype=dt)
+    Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=dt)
     acc = np.empty((4, TILE_SAMPLES), dtype=dt)
     gb1 = np.empty((n_groups, TILE_SAMPLES), dtype=dt)
     gb2 = np.empty((n_groups, TILE_SAMPLES), dtype=dt)
