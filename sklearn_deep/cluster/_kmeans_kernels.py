@@ -185,6 +185,50 @@ def _gather_transposed(X, mean, rows, r0, m, Xt):
 
 
 @njit(cache=CACHE, inline="always")
+def _two_smallest_tile4(acc, m, csq, j, b1, b2, i1):
+    """Fold the values ``csq[j + c] - 2 acc[c]`` of the four centres of a tile, in order,
+    into the running smallest ``b1`` (first index ``i1``) and second smallest ``b2``
+    (one load and store of them per sample; padded centres have ``csq = inf``)."""
+    two = acc.dtype.type(2.0)
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
+    c0 = csq[j]
+    c1 = csq[j + 1]
+    c2 = csq[j + 2]
+    c3 = csq[j + 3]
+    j0 = np.int32(j)
+    for r in range(m):
+        o1 = b1[r]
+        o2 = b2[r]
+        oi = i1[r]
+        v = c0 - two * a0[r]
+        lt = v < o1
+        o2 = o1 if lt else (v if v < o2 else o2)
+        o1 = v if lt else o1
+        oi = j0 if lt else oi
+        v = c1 - two * a1[r]
+        lt = v < o1
+        o2 = o1 if lt else (v if v < o2 else o2)
+        o1 = v if lt else o1
+        oi = j0 + 1 if lt else oi
+        v = c2 - two * a2[r]
+        lt = v < o1
+        o2 = o1 if lt else (v if v < o2 else o2)
+        o1 = v if lt else o1
+        oi = j0 + 2 if lt else oi
+        v = c3 - two * a3[r]
+        lt = v < o1
+        o2 = o1 if lt else (v if v < o2 else o2)
+        o1 = v if lt else o1
+        oi = j0 + 3 if lt else oi
+        b1[r] = o1
+        b2[r] = o2
+        i1[r] = oi
+
+
+@njit(cache=CACHE, inline="always")
 def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
     """First argmin over centres of ``csq[j] - 2 <x, c_j>`` for the ``m`` samples in ``Xt``.
 
@@ -194,17 +238,39 @@ def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
     for i in range(m):
         best_val[i] = np.inf
         best[i] = 0
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
     for j in range(0, U.shape[1], 4):
         _dot_tile4(Xt, m, U, j, acc)
-        for c in range(4):
-            cs = csq[j + c]
-            a = acc[c]
-            jc = np.int32(j + c)
-            for i in range(m):
-                v = cs - two * a[i]
-                if v < best_val[i]:
-                    best_val[i] = v
-                    best[i] = jc
+        # the four centres of the tile in order, one load and store of the running best
+        c0 = csq[j]
+        c1 = csq[j + 1]
+        c2 = csq[j + 2]
+        c3 = csq[j + 3]
+        j0 = np.int32(j)
+        for i in range(m):
+            bv = best_val[i]
+            bi = best[i]
+            v = c0 - two * a0[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 if lt else bi
+            v = c1 - two * a1[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 + 1 if lt else bi
+            v = c2 - two * a2[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 + 2 if lt else bi
+            v = c3 - two * a3[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 + 3 if lt else bi
+            best_val[i] = bv
+            best[i] = bi
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,6 +833,9 @@ def _bounded_rows_fused(
         gi1[:, :m] = 0
         for j in range(0, U.shape[1], 4):
             _dot_tile4(Xt, m, U, j, acc)
+            if n_groups == 1:
+                _two_smallest_tile4(acc, m, csq, j, gb1[0], gb2[0], gi1[0])
+                continue
             for c in range(min(4, n_clusters - j)):
                 jc = np.int32(j + c)
                 g = group_of[jc]
@@ -783,6 +852,28 @@ def _bounded_rows_fused(
                     b2[r] = o1 if lt1 else (v if v < o2 else o2)
                     b1[r] = v if lt1 else o1
                     i1[r] = jc if lt1 else i1[r]
+        if n_groups == 1:  # Hamerly: the bounds straight from the two smallest values
+            b1 = gb1[0]
+            b2 = gb2[0]
+            i1 = gi1[0]
+            for r in range(m):
+                i = todo[t0 + r]
+                xsq_i = x_sq[i]
+                dl_i = delta_scale * (xsq_i + c_max_sq)
+                up = xsq_i + b1[r] + dl_i
+                lo = xsq_i + b2[r] - dl_i
+                upper[i] = math.sqrt(up if up > 0.0 else 0.0) * (1.0 + eps)
+                lower[i, 0] = math.sqrt(lo if lo > 0.0 else 0.0) * (1.0 - eps)
+            for r in range(m):
+                i = todo[t0 + r]
+                if i1[r] != labels[i]:
+                    changed += 1
+                    if update_centers:
+                        _move_sample(
+                            X, mean, i, sample_weight[i], labels[i], i1[r], b, sums, wsums, counts
+                        )
+                    labels[i] = i1[r]
+            continue
         # the first smallest value over the groups (first index on ties, as the plain
         # kernel's argmin)
         for r in range(m):
