@@ -487,7 +487,7 @@ def _kmeans_single(
 ):
     """One k-means run (Lloyd's algorithm), from validated data and initial centres.
 
-    Dense data use Yinyang's exact bounds when ``use_bounds`` (same labels as plain Lloyd);
+    Dense data use exact bounds when ``use_bounds`` (same labels as plain Lloyd);
     sparse data use plain Lloyd. Convergence rules follow scikit-learn: strict convergence
     when the labels do not change, else the squared centre shift against ``tol``; a final
     E-step makes the labels match the returned centres. Dense data are clustered as
@@ -646,9 +646,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     Same parameters, attributes, methods, warnings and errors as scikit-learn 1.9's
     ``KMeans``, and the same use of ``random_state``: for a given seed it finds the same
     clustering (up to floating-point ties). Dense data run Lloyd's algorithm accelerated by
-    Yinyang's exact bounds for both values of ``algorithm``; the labels are those plain Lloyd
-    would give. Work is parallel over fixed sample blocks, so results do not depend on the
-    number of Numba threads.
+    exact bounds (Hamerly's, or Yinyang's groups for many centres in float64) for both values
+    of ``algorithm``; the labels are those plain Lloyd would give. Dense X is centred on the
+    fly, never copied nor modified. Work is parallel over fixed sample blocks, so results do
+    not depend on the number of Numba threads.
 
     Parameters
     ----------
@@ -678,7 +679,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         Determines random number generation for centroid initialization.
 
     copy_x : bool, default=True
-        If False, X is centred in place during fit and put back afterwards (dense input).
+        Accepted for compatibility. Dense X is never modified (the kernels centre it on the
+        fly), so it is never copied; sparse X is copied when True.
 
     algorithm : {"lloyd", "elkan"}, default="lloyd"
         Accepted for compatibility; both run the same exact bound-accelerated Lloyd

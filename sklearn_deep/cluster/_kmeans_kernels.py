@@ -4,17 +4,26 @@ Layout conventions
 ------------------
 * Dense data ``X`` is a C-contiguous ``(n_samples, n_features)`` array of float32 or float64;
   centres have the same dtype. Sparse data is CSR, passed as ``(data, indices, indptr)``.
+* Dense kernels take a ``mean`` and work on ``X - mean``, computed on the fly exactly as a
+  centred copy would hold it (so the estimator centres the data, as scikit-learn does,
+  without copying it).
 * Samples are split into at most ``MAX_BLOCKS`` contiguous blocks whose boundaries depend only
   on ``n_samples`` (never on the thread count). ``prange`` runs over blocks; each block writes
   its own slice of the partial-sum buffers, which the caller reduces serially in block order.
   Results are therefore bit-identical whatever the number of threads.
-* The Lloyd kernels rank centres as scikit-learn does, by ``||c||^2 - 2 <x, c>`` with the
-  cross term from a BLAS product over chunks of samples (run them with BLAS limited to one
-  thread). The bound-based (Yinyang) iteration skips a sample only when its bounds prove,
-  beyond the rounding error of that computation, that the label stays: it gives the labels
-  of the plain kernel.
-* Other distances (transform, inertia, bounds) are accumulated directly, feature by
-  feature, as ``sum_f (x_f - c_f) ** 2``.
+* The Lloyd kernels rank centres as scikit-learn does, by ``||c||^2 - 2 <x, c>``. The cross
+  term comes from fused register tiles (:func:`_dot_tile4`, in X's dtype, vectorised over
+  samples transposed in tiles of ``TILE_SAMPLES``) for at most ``FUSED_MAX_CLUSTERS``
+  centres or float32 data, else from a BLAS product over chunks of samples (run with BLAS
+  limited to one thread). The bound-based iteration (Yinyang's group bounds; Hamerly's
+  single bound with the fused tiles) skips a sample only when its bounds prove, beyond the
+  rounding error of that computation, that the label stays: it gives the labels of the
+  plain kernel.
+* The per-block centre sums are running sums: a pass moves only the samples whose label
+  changes (:func:`_move_sample`), in sample order, so the plain and the bounded kernels
+  keep bit-identical sums.
+* Other distances (transform, inertia, bounds, k-means++) are accumulated directly, feature
+  by feature, as ``sum_f (x_f - c_f) ** 2``.
 * Centre sums, cluster weights, potentials and inertia are accumulated in float64.
 """
 
@@ -57,16 +66,6 @@ def _block_bounds(b, n_blocks, n_samples):
 
 # ---------------------------------------------------------------------------------------------
 # distance helpers (inlined into the kernels)
-
-
-@njit(cache=CACHE, inline="always")
-def _sqdist_one_dense(X, mean, i, centers, j):
-    """Squared distance between ``X[i] - mean`` and ``centers[j]``, in X's dtype."""
-    acc = X.dtype.type(0.0)
-    for f in range(X.shape[1]):
-        diff = (X[i, f] - mean[f]) - centers[j, f]
-        acc += diff * diff
-    return acc
 
 
 @njit(cache=CACHE, inline="always")
@@ -1085,7 +1084,7 @@ def _row_sq_norms(X, mean, out):
 @njit(cache=CACHE, parallel=True)
 def _inertia_dense(X, mean, sample_weight, centers, labels, single_label=-1):
     """Weighted sum of squared distances of each sample of ``X - mean`` to its assigned
-    centre (float64).
+    centre (float64; see :func:`_sqdist_one_fast`).
 
     Only samples with label ``single_label`` count when it is >= 0.
     """
@@ -1098,7 +1097,7 @@ def _inertia_dense(X, mean, sample_weight, centers, labels, single_label=-1):
         for i in range(start, end):
             j = labels[i]
             if single_label < 0 or j == single_label:
-                acc += np.float64(_sqdist_one_dense(X, mean, i, centers, j)) * sample_weight[i]
+                acc += _sqdist_one_fast(X, mean, i, centers, j) * sample_weight[i]
         partial[b] = acc
     total = 0.0
     for b in range(n_blocks):
