@@ -11,6 +11,7 @@ Run by hand (never in CI)::
 
     python benchmarks/bench_kmeans.py            # full: n = 100k, 1M, 200k
     python benchmarks/bench_kmeans.py --quick    # n / 10, fewer repeats
+    python benchmarks/bench_kmeans.py --cases 0 2 --dtypes float32   # a subset
 
 Results go to ``benchmarks/results/kmeans[_quick].json``.
 """
@@ -163,7 +164,19 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--tag", default="", help="suffix of the results file name")
+    parser.add_argument(
+        "--cases",
+        type=int,
+        nargs="+",
+        default=None,
+        help=f"indices into {CASES} (default: all)",
+    )
+    parser.add_argument(
+        "--dtypes", nargs="+", default=None, choices=["float64", "float32"], help="default: both"
+    )
     args = parser.parse_args(argv)
+    cases = [CASES[i] for i in args.cases] if args.cases is not None else CASES
+    dtypes = [np.dtype(t).type for t in args.dtypes] if args.dtypes else DTYPES
 
     import numba
     import sklearn
@@ -214,8 +227,8 @@ def main(argv=None):
         f" {'same':>5}"
     )
     print(header)
-    for n, d, k in CASES:
-        for dtype in DTYPES:
+    for n, d, k in cases:
+        for dtype in dtypes:
             row = bench_case(n // scale, d, k, dtype, repeats)
             results["cases"].append(row)
             print(
