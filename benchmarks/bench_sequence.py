@@ -161,8 +161,17 @@ def bench_ucr(quick):
 
 def bbc_pipelines(quick):
     # the first 128 tokens of an article (headline and lead) carry its topic: TF-IDF + LinearSVC
-    # on them scores as on the whole article (LSTM: 0.942 5-fold, below the 0.96 target; with
-    # 256 tokens its first fold scored 0.962 as with 128, at 5x the cost)
+    # on them scores 0.974 (5-fold) against 0.982 on the whole article. 256 tokens cost the
+    # LSTM over 5x the time: a quarter of the articles are shorter, and packed batches of
+    # unequal lengths leave torch's fast CPU path (all articles fill 128 tokens).
+    # LSTM configuration, tuned on two inner 80/20 splits of fold 1's training documents
+    # (3 seeds each for the last choice): the token embeddings learn 10x faster than the rest
+    # (with Adam, an N(0, 1)-initialised row of a rare word otherwise barely moves from its
+    # random start, and the cells memorise documents through those random vectors), a light
+    # L2 penalty on them shrinks the rows of words the current batches do not use, and word
+    # dropout (embedding_dropout) keeps the model from relying on a few words. Inner-split
+    # accuracy: 0.924 (previous configuration), 0.941 (embedding lr + word dropout), 0.952
+    # (+ embedding weight decay); TF-IDF + LinearSVC on the same 128 tokens: 0.962.
     max_len = 64 if quick else 128
     epochs = 2 if quick else 12
     return {
@@ -173,6 +182,7 @@ def bbc_pipelines(quick):
             TextToSequence(min_freq=2, max_len=max_len),
             LSTMClassifier(
                 embedding_dim=64,
+                embedding_dropout=0.3,
                 hidden_size=64,
                 bidirectional=True,
                 pooling="max",
@@ -182,6 +192,8 @@ def bbc_pipelines(quick):
                 lr_schedule="cosine",
                 batch_size=64,
                 lr=3e-3,
+                # skorch parameter groups: the embedding's own learning rate and L2 penalty
+                optimizer__param_groups=[("input.embedding.*", {"lr": 3e-2, "weight_decay": 1e-5})],
                 random_state=0,
             ),
         ),
@@ -221,7 +233,12 @@ def bench_bbc(quick, models=("lstm", "transformer")):
         out[key] = {
             "fold_accuracy": accs,
             "mean_accuracy": float(np.mean(accs)),
+            "fold_fit_s": fit_times,
             "total_fit_s": float(np.sum(fit_times)),
+            "params": {
+                name: {k: repr(v) for k, v in step.get_params(deep=False).items()}
+                for name, step in make().steps
+            },
         }
         print(f"BBC {key:24s} mean acc {np.mean(accs):.4f}", flush=True)
     base = out["sklearn_tfidf_linearsvc"]

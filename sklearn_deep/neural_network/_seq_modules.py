@@ -260,6 +260,12 @@ class RecurrentClassifierModule(nn.Module):
         direction (for the backward direction that is its state at the first step).
     attention_dim : int or None, default=None
         Hidden size of the attention scorer (default: the recurrent output size).
+    embedding_dropout : float, default=0.0
+        Training only: probability of zeroing the whole input vector of a time step (a
+        token's embedding, or all channels of a real-valued step), independently for every
+        step of every sequence; kept steps are scaled by ``1 / (1 - embedding_dropout)``
+        (``torch.nn.functional.dropout1d`` with the steps as channels). For text this is
+        word dropout: the model cannot rely on any single word.
     """
 
     def __init__(
@@ -278,6 +284,7 @@ class RecurrentClassifierModule(nn.Module):
         dropout=0.0,
         pooling="last",
         attention_dim=None,
+        embedding_dropout=0.0,
     ):
         super().__init__()
         if cell not in _RNN_CELLS:
@@ -309,6 +316,7 @@ class RecurrentClassifierModule(nn.Module):
             else None
         )
         self.dropout = nn.Dropout(dropout)
+        self.embedding_dropout = float(embedding_dropout)
         self.head = nn.Linear(self.output_dim, n_classes)
 
     def encode(self, X):
@@ -323,6 +331,9 @@ class RecurrentClassifierModule(nn.Module):
             Final state of each direction of the top layer.
         """
         Z, lengths = self.input(X)
+        if self.training and self.embedding_dropout > 0:
+            # (n, T, D) read as (N, C, L): dropout1d zeroes whole steps
+            Z = F.dropout1d(Z, self.embedding_dropout, training=True)
         packed = nn.utils.rnn.pack_padded_sequence(
             Z, lengths.cpu(), batch_first=True, enforce_sorted=False
         )

@@ -150,3 +150,17 @@ def test_real_data_italy_power_demand():
     X_te, y_te = load_italy_power_demand(split="test", return_X_y=True)
     clf = LSTMClassifier(max_epochs=30, random_state=0).fit(X_tr, y_tr)
     assert clf.score(X_te, y_te) > 0.9  # published 1-NN DTW: 0.95, ROCKET: 0.97
+
+
+def test_embedding_dropout_regularises_training_only():
+    X, y = _token_task(n=120)
+    plain = LSTMClassifier(pooling="max", **FAST).fit(X, y)
+    dropped = LSTMClassifier(pooling="max", embedding_dropout=0.3, **FAST).fit(X, y)
+    assert dropped.module_.embedding_dropout == 0.3
+    # the same initialisation, trained on different (dropped-out) inputs
+    assert not np.allclose(plain.predict_proba(X), dropped.predict_proba(X))
+    assert dropped.score(X, y) > 0.8
+    # prediction is deterministic (no dropout at prediction time)
+    np.testing.assert_array_equal(dropped.predict_proba(X), dropped.predict_proba(X))
+    with pytest.raises(ValueError, match="embedding_dropout"):
+        LSTMClassifier(embedding_dropout=1.0).fit(X, y)

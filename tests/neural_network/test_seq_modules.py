@@ -247,3 +247,22 @@ def test_learned_positions_reject_longer_sequences():
     module = _transformer(positional_encoding="learned", max_len=4)
     with pytest.raises(ValueError, match="max_len"):
         module(_tokens(np.random.default_rng(0), 2, 6))
+
+
+def test_embedding_dropout_zeroes_whole_steps_in_training_only():
+    rng = np.random.default_rng(4)
+    X = _tokens(rng, 64, 10)  # no padding: every step is a word
+    module = _recurrent("gru", "max", embedding_dropout=0.5)
+    fed = []
+    module.rnn.register_forward_pre_hook(lambda mod, args: fed.append(args[0]))
+    with torch.no_grad():
+        E = module.input.embedding(X)
+        module.train()
+        module(X)
+        Z, _ = nn.utils.rnn.pad_packed_sequence(fed[-1], batch_first=True)
+        dropped = (Z == 0).all(dim=-1)
+        assert 0.35 < dropped.float().mean() < 0.65  # about half of the steps
+        torch.testing.assert_close(Z[~dropped], 2 * E[~dropped])  # kept steps scaled by 1/(1-p)
+        # every step is kept in evaluation mode: the logits are those of a module without it
+        module.eval()
+        torch.testing.assert_close(module(X), _recurrent("gru", "max")(X))
