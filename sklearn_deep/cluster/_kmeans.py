@@ -60,6 +60,19 @@ def _threads_for(n_samples, n_clusters, n_features):
             yield
 
 
+def _writeable(X):
+    """X itself, or a copy if its buffer is read-only (a memory map, e.g. from joblib in
+    GridSearchCV): Numba types read-only arrays apart and would compile every kernel again
+    for them. The kernels never write to X."""
+    if sp.issparse(X):
+        if not (X.data.flags.writeable and X.indices.flags.writeable):
+            return X.copy()
+        return X
+    if not X.flags.writeable:
+        return X.copy()
+    return X
+
+
 def _csr_parts(X):
     return X.data, X.indices, X.indptr
 
@@ -399,11 +412,12 @@ def _kmeans_plusplus(
             X = X.sorted_indices()
     else:
         X = np.ascontiguousarray(X)
+    X = _writeable(X)
     X_orig = X  # the centres are rows of X, in X's dtype (integers stay integers)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     dtype = X.dtype
-    sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+    sample_weight = _writeable(np.ascontiguousarray(sample_weight, dtype=dtype))
 
     centers = np.empty((n_clusters, n_features), dtype=X_orig.dtype)
 
@@ -834,13 +848,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             order="C",
             accept_large_sparse=False,
         )
-        return self._prepare_sparse(X)
+        return self._prepare_input(X)
 
     @staticmethod
-    def _prepare_sparse(X):
+    def _prepare_input(X):
+        """Sorted CSR indices; writeable arrays (see :func:`_writeable`)."""
         if sp.issparse(X) and not X.has_sorted_indices:
             X = X.sorted_indices()
-        return X
+        return _writeable(X)
 
     def _init_centroids(
         self,
@@ -952,12 +967,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             copy=self.copy_x and sp.issparse(X),
             accept_large_sparse=False,
         )
-        X = self._prepare_sparse(X)
+        X = self._prepare_input(X)
 
         self._check_params_vs_input(X)
 
         random_state = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _writeable(_check_sample_weight(sample_weight, X, dtype=X.dtype))
         self._n_threads = effective_n_threads()
 
         init = self.init
@@ -1121,7 +1136,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """Guts of transform (no validation of X beyond dtype/layout)."""
         X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
         dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
-        X = self._prepare_sparse(X.astype(dtype, copy=False))
+        X = self._prepare_input(X.astype(dtype, copy=False))
         centers = np.ascontiguousarray(self.cluster_centers_, dtype=dtype)
         out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
         if sp.issparse(X):
@@ -1149,7 +1164,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """
         check_is_fitted(self)
         X = self._check_test_data(X)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = _writeable(_check_sample_weight(sample_weight, X, dtype=X.dtype))
         with _threads_for(X.shape[0], *self.cluster_centers_.shape):
             _, scores = _labels_inertia(X, sample_weight, self.cluster_centers_)
         return -scores

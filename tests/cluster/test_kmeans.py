@@ -793,3 +793,22 @@ def test_bounded_run_equals_plain_lloyd(dtype, k):
     assert_array_equal(fast[2], plain[2])  # identical sums: bit-identical centres
     assert fast[1] == plain[1]
     assert fast[3] == plain[3]
+
+
+def test_read_only_input_gives_the_same_result():
+    # read-only buffers (joblib memory maps in GridSearchCV) are copied, not compiled for
+    rng = np.random.RandomState(0)
+    X = rng.randn(500, 3)
+    sw = rng.uniform(0.5, 2, size=500)
+    ref = KMeans(3, random_state=0, n_init=2).fit(X, sample_weight=sw)
+    X_ro, sw_ro = X.copy(), sw.copy()
+    X_ro.setflags(write=False)
+    sw_ro.setflags(write=False)
+    km = KMeans(3, random_state=0, n_init=2).fit(X_ro, sample_weight=sw_ro)
+    assert_array_equal(km.labels_, ref.labels_)
+    assert km.inertia_ == ref.inertia_
+    assert_array_equal(km.predict(X_ro), ref.predict(X))
+    assert km.score(X_ro, sample_weight=sw_ro) == ref.score(X, sample_weight=sw)
+    assert_array_equal(
+        kmeans_plusplus(X_ro, 3, random_state=1)[1], kmeans_plusplus(X, 3, random_state=1)[1]
+    )
