@@ -394,9 +394,9 @@ class _ShiftedMoments:
     def __init__(self, nk, sx, scatter, center):
         self.nk, self.sx, self.scatter, self.center = nk, sx, scatter, center
         self.dtype = center.dtype
-        nk = nk.astype(self.dtype) + 10 * np.finfo(self.dtype).eps
-        # the new means exactly as scikit-learn: (resp.T @ X) / (nk + 10 eps)
-        self.means = (sx + self.nk[:, np.newaxis] * center).astype(self.dtype) / nk[
+        # the counts and new means exactly as scikit-learn: (resp.T @ X) / (nk + 10 eps)
+        self.nk_reg = nk.astype(self.dtype) + 10 * np.finfo(self.dtype).eps
+        self.means = (sx + nk[:, np.newaxis] * center).astype(self.dtype) / self.nk_reg[
             :, np.newaxis
         ]
         self.delta = self.means.astype(np.float64) - center
@@ -411,12 +411,12 @@ class _ShiftedMoments:
             second = np.diagonal(self.scatter, axis1=1, axis2=2) / self.nk[:, np.newaxis]
             variances = second - self.delta**2 + reg_covar
             ratio = self.delta**2 / variances
-        return bool(np.all(ratio <= _MAX_SHIFT_SQUARED[self.dtype.type]))
+        # a variance lost to cancellation (<= 0) or NaN sums also take the plain way
+        return bool(np.all((variances > 0) & (ratio <= _MAX_SHIFT_SQUARED[self.dtype.type])))
 
     def estimate(self, reg_covar):
         """``nk, means, covariances`` as :func:`_estimate_gaussian_parameters` returns them."""
-        nk = self.nk.astype(self.dtype) + 10 * np.finfo(self.dtype).eps
-        sx, delta = self.sx, self.delta
+        nk, sx, delta = self.nk_reg, self.sx, self.delta
         # scatter about the new means: S - s delta^T - delta s^T + n delta delta^T
         scatter = (
             self.scatter

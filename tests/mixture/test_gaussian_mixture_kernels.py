@@ -245,3 +245,25 @@ def test_fused_em_iteration_equals_plain_iteration(dtype, shift, route, monkeypa
     for a, b in zip(fused._get_parameters(), plain._get_parameters()):
         assert a.dtype == b.dtype
         assert_allclose(a, b, **tol)
+
+
+def test_shifted_moments_accuracy_check():
+    """The fused M-step is used only when moving the moments loses no accuracy."""
+    center = np.zeros((1, 2))
+    nk = np.array([10.0])
+
+    def moments(delta, variance):
+        sx = nk[:, None] * np.asarray(delta, dtype=float)[None]
+        second = np.diag(np.asarray(variance) + np.asarray(delta, dtype=float) ** 2)
+        return gm._ShiftedMoments(nk, sx, (nk[:, None, None] * second[None]), center)
+
+    assert moments([0.5, -0.2], [1.0, 2.0]).accurate(reg_covar=0.0)
+    # a move of 100 standard deviations: the plain M-step is needed
+    assert not moments([100.0, 0.0], [1.0, 1.0]).accurate(reg_covar=0.0)
+    # a variance lost to cancellation, and NaN sums (an impossible sample)
+    assert not moments([1e3, 0.0], [-1e-3, 1.0]).accurate(reg_covar=0.0)
+    assert not moments([np.nan, 0.0], [1.0, 1.0]).accurate(reg_covar=0.0)
+    # the new means are scikit-learn's: (resp.T @ X) / (nk + 10 eps)
+    m = moments([0.5, -0.2], [1.0, 2.0])
+    scale = 10 / (10 + 10 * np.finfo(float).eps)
+    assert_allclose(m.means, [[0.5 * scale, -0.2 * scale]], rtol=1e-15)
