@@ -95,6 +95,16 @@ def _sqdist_one_fast(X, mean, i, centers, j):
     return acc
 
 
+@njit(cache=CACHE, fastmath=True)
+def _sqdist_rows_shifted(X, i, shifted, t):
+    """``sum_f (X[i, f] - shifted[t, f]) ** 2`` in float64 (fastmath: reassociated)."""
+    acc = 0.0
+    for f in range(X.shape[1]):
+        diff = np.float64(X[i, f]) - shifted[t, f]
+        acc += diff * diff
+    return acc
+
+
 # ---------------------------------------------------------------------------------------------
 # fused ranking products for few centres: samples transposed, register tiles
 
@@ -1209,12 +1219,17 @@ def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_tri
     n_samples, n_features = X.shape
     n_trials = candidates.shape[0]
     n_blocks = _n_blocks(n_samples)
+    # ||(x - mean) - c|| as ||x - (c + mean)||: one subtraction per feature, not two
+    shifted = np.empty((n_trials, n_features))
+    for t in range(n_trials):
+        for f in range(n_features):
+            shifted[t, f] = np.float64(candidates[t, f]) + np.float64(mean[f])
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
         pot = np.zeros(n_trials)
         for i in range(start, end):
             for t in range(n_trials):
-                d = X.dtype.type(_sqdist_one_fast(X, mean, i, candidates, t))
+                d = X.dtype.type(_sqdist_rows_shifted(X, i, shifted, t))
                 if closest[i] < d:
                     d = closest[i]
                 dist_trials[t, i] = d
