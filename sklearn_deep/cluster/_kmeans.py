@@ -425,33 +425,29 @@ def _kmeans_plusplus(
         n_local_trials = 2 + int(np.log(n_clusters))
 
     center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
+
+    if not is_sparse:
+        centred = x_mean is not None
+        mean = x_mean if centred else np.zeros(n_features, dtype=dtype)
+        # the whole loop compiled; the uniform draws of all steps taken at once (the same
+        # values, and the same final state of random_state, as one call per step)
+        rand_vals = random_state.uniform(size=(n_clusters - 1, n_local_trials))
+        indices = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals)
+        centers[:] = X_orig[indices] - mean if centred else X_orig[indices]
+        return centers, indices
+
+    # sparse X: the loop in Python around the sparse kernels
     indices = np.full(n_clusters, -1, dtype=int)
+    if x_squared_norms is None:
+        x_squared_norms = row_norms(X, squared=True)
+    norms = np.ascontiguousarray(x_squared_norms, dtype=dtype)
 
-    centred = not is_sparse and x_mean is not None
-    mean = x_mean if centred else np.zeros(n_features, dtype=dtype)
-
-    def row(idx):
-        if is_sparse:
-            return X_orig[[idx]].toarray()
-        return X_orig[idx] - mean if centred else X_orig[idx]
-
-    if is_sparse:
-        if x_squared_norms is None:
-            x_squared_norms = row_norms(X, squared=True)
-        norms = np.ascontiguousarray(x_squared_norms, dtype=dtype)
-
-        def trials(cand, closest, dist, pots):
-            _k._kmeanspp_trials_sparse(
-                *_csr_parts(X), norms, sample_weight, cand, closest, dist, pots
-            )
-    else:
-
-        def trials(cand, closest, dist, pots):
-            _k._kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
+    def trials(cand, closest, dist, pots):
+        _k._kmeanspp_trials_sparse(*_csr_parts(X), norms, sample_weight, cand, closest, dist, pots)
 
     nb = _n_blocks(n_samples)
 
-    centers[0] = row(center_id)
+    centers[0] = X_orig[[center_id]].toarray()
     indices[0] = center_id
 
     closest = np.full(n_samples, np.inf, dtype=dtype)
@@ -467,19 +463,14 @@ def _kmeans_plusplus(
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         _k._kmeanspp_searchsorted(sample_weight, closest, rand_vals, candidate_ids)
-        if is_sparse:
-            cand = np.ascontiguousarray(X[candidate_ids].toarray())
-        else:
-            cand = np.ascontiguousarray(X[candidate_ids])
-            if centred:
-                cand -= mean
+        cand = np.ascontiguousarray(X[candidate_ids].toarray())
         trials(cand, closest, dist, pots)
         candidates_pot = pots.sum(axis=0)
         best = int(np.argmin(candidates_pot))
         current_pot = candidates_pot[best]
         closest[:] = dist[best]
         best_candidate = candidate_ids[best]
-        centers[c] = row(best_candidate)
+        centers[c] = X_orig[[best_candidate]].toarray()
         indices[c] = best_candidate
 
     return centers, indices

@@ -1238,6 +1238,75 @@ def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_tri
             pots[b, t] = pot[t]
 
 
+@njit(cache=CACHE)
+def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
+    """Greedy k-means++ on dense ``X - mean``, the loop of scikit-learn's
+    ``_kmeans_plusplus`` compiled whole (no Python work between the parallel passes).
+
+    Parameters
+    ----------
+    X, mean, sample_weight
+        As in :func:`_kmeanspp_trials_dense`.
+    first : int
+        Index of the first centre.
+    rand_vals : ndarray of shape (n_clusters - 1, n_local_trials), float64
+        The uniform draws of each later step (``random_state.uniform``, drawn at once:
+        the same values as one call per step); scaled by the current potential here.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_clusters,), int64
+        Row of X chosen for each centre.
+    """
+    n_samples, n_features = X.shape
+    n_steps, n_trials = rand_vals.shape
+    n_blocks = _n_blocks(n_samples)
+    indices = np.empty(n_steps + 1, dtype=np.int64)
+    indices[0] = first
+    # distances to the first centre (closest distances start at inf)
+    cand = np.empty((1, n_features), dtype=X.dtype)
+    for f in range(n_features):
+        cand[0, f] = X[first, f] - mean[f]
+    first_dist = np.empty((1, n_samples), dtype=X.dtype)
+    pots = np.zeros((n_blocks, 1))
+    no_centre = np.full(n_samples, np.inf, dtype=X.dtype)
+    _kmeanspp_trials_dense(X, mean, sample_weight, cand, no_centre, first_dist, pots)
+    current_pot = 0.0
+    for b in range(n_blocks):  # block order, as ``pots.sum(axis=0)``
+        current_pot += pots[b, 0]
+    pots = np.zeros((n_blocks, n_trials))
+    closest = first_dist[0]
+    # two distance buffers, used in turn: the best candidate's row becomes ``closest``
+    # (read by the next pass, which writes the other buffer)
+    buffers = np.empty((2, n_trials, n_samples), dtype=X.dtype)
+    cand = np.empty((n_trials, n_features), dtype=X.dtype)
+    candidate_ids = np.empty(n_trials, dtype=np.int64)
+    targets = np.empty(n_trials)
+    for c in range(1, n_steps + 1):
+        for t in range(n_trials):
+            targets[t] = rand_vals[c - 1, t] * current_pot
+        _kmeanspp_searchsorted(sample_weight, closest, targets, candidate_ids)
+        for t in range(n_trials):
+            for f in range(n_features):
+                cand[t, f] = X[candidate_ids[t], f] - mean[f]
+        dist = buffers[c % 2]
+        _kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
+        # first smallest potential (np.argmin), each summed in block order
+        best = 0
+        best_pot = np.inf
+        for t in range(n_trials):
+            pot = 0.0
+            for b in range(n_blocks):
+                pot += pots[b, t]
+            if t == 0 or pot < best_pot:
+                best = t
+                best_pot = pot
+        current_pot = best_pot
+        closest = dist[best]
+        indices[c] = candidate_ids[best]
+    return indices
+
+
 @njit(cache=CACHE, parallel=True)
 def _kmeanspp_trials_sparse(
     data, indices, indptr, x_sq_norms, sample_weight, candidates, closest, dist_trials, pots
