@@ -1274,6 +1274,8 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
     current_pot = 0.0
     for b in range(n_blocks):  # block order, as ``pots.sum(axis=0)``
         current_pot += pots[b, 0]
+    # per-block sums of sample_weight * closest (the potential's terms), for the search
+    block_pots = pots[:, 0].copy()
     pots = np.zeros((n_blocks, n_trials))
     closest = first_dist[0]
     # two distance buffers, used in turn: the best candidate's row becomes ``closest``
@@ -1285,7 +1287,7 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
     for c in range(1, n_steps + 1):
         for t in range(n_trials):
             targets[t] = rand_vals[c - 1, t] * current_pot
-        _kmeanspp_searchsorted(sample_weight, closest, targets, candidate_ids)
+        _kmeanspp_searchsorted_blocks(sample_weight, closest, block_pots, targets, candidate_ids)
         for t in range(n_trials):
             for f in range(n_features):
                 cand[t, f] = X[candidate_ids[t], f] - mean[f]
@@ -1303,8 +1305,60 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
                 best_pot = pot
         current_pot = best_pot
         closest = dist[best]
+        for b in range(n_blocks):
+            block_pots[b] = pots[b, best]
         indices[c] = candidate_ids[best]
     return indices
+
+
+@njit(cache=CACHE)
+def _kmeanspp_searchsorted_blocks(sample_weight, closest, block_pots, targets, out):
+    """:func:`_kmeanspp_searchsorted`, exactly, without running the cumulative sum from the
+    start for every search (float64 data; float32 data take the sequential search).
+
+    ``block_pots`` holds the sum of ``sample_weight * closest`` over each sample block (as
+    the trial kernels accumulate it). The sequential cumulative sum and the sum started from
+    the block prefixes both lie within ``gamma_n * total`` of the exact prefix sums
+    (``gamma_n = n u / (1 - n u)``, recursive summation of non-negative terms), hence within
+    ``slack = 2 gamma_n total`` of each other, and both are non-decreasing. A search starts
+    at the block whose prefix is below ``target - slack`` and scans from there; its index is
+    the sequential search's when the value there is at least ``target + slack`` and the one
+    before is below ``target - slack``. Otherwise (a value within the slack of the target,
+    rare in float64) the sequential search decides. Writes ``out`` (int64).
+    """
+    n_samples = closest.shape[0]
+    n_blocks = block_pots.shape[0]
+    if closest.itemsize != 8 or n_blocks < 2:
+        _kmeanspp_searchsorted(sample_weight, closest, targets, out)
+        return
+    prefix = np.empty(n_blocks + 1)
+    prefix[0] = 0.0
+    for b in range(n_blocks):
+        prefix[b + 1] = prefix[b] + block_pots[b]
+    nu = n_samples * 2.0**-53
+    slack = 4.0 * nu / (1.0 - nu) * prefix[n_blocks]  # twice the bound above, for margin
+    for t in range(targets.shape[0]):
+        v = targets[t]
+        b = 0
+        while b + 1 < n_blocks and prefix[b + 1] < v - slack:
+            b += 1
+        start, _ = _block_bounds(b, n_blocks, n_samples)
+        cum = prefix[b]
+        before = cum  # value at the index before the one found (prefix[b] < v - slack)
+        found = -1
+        for i in range(start, n_samples):
+            before = cum
+            cum += sample_weight[i] * closest[i]
+            if cum >= v:
+                found = i
+                break
+        # (at the block's first sample, ``before`` is prefix[b], below the target - slack
+        # for b > 0)
+        exact = found >= 0 and cum >= v + slack and (found == 0 or before < v - slack)
+        if not exact:
+            _kmeanspp_searchsorted(sample_weight, closest, targets, out)
+            return
+        out[t] = found
 
 
 @njit(cache=CACHE, parallel=True)

@@ -365,6 +365,34 @@ def test_kmeanspp_searchsorted_matches_numpy(dtype):
         assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeanspp_searchsorted_blocks_matches_numpy(dtype):
+    # the search started from block prefixes gives the sequential search's index, also for
+    # targets on (or next to) a cumulative value, zero terms and the ends
+    rng = np.random.RandomState(0)
+    for _ in range(300):
+        n = int(rng.randint(1, 3000))
+        sw = (rng.uniform(0.1, 2, size=n) if rng.rand() < 0.5 else np.ones(n)).astype(dtype)
+        closest = (rng.exponential(size=n) ** rng.choice([1, 3])).astype(dtype)
+        if rng.rand() < 0.3:
+            closest[rng.rand(n) < 0.5] = 0.0
+        terms = sw * closest
+        cum = np.cumsum(terms)
+        nb = _n_blocks(n)
+        # block sums as the trial kernels accumulate them (float64, in order)
+        block_pots = np.array(
+            [
+                float(np.cumsum(terms[b * n // nb : (b + 1) * n // nb], dtype=np.float64)[-1])
+                for b in range(nb)
+            ]
+        )
+        vals = rng.uniform(size=rng.randint(1, 9)) * float(cum[-1])
+        vals[0] = rng.choice([vals[0], 0.0, float(cum[-1]), float(cum[rng.randint(n)])])
+        out = np.empty(vals.shape[0], dtype=np.int64)
+        K._kmeanspp_searchsorted_blocks(sw, closest, block_pots, vals, out)
+        assert_array_equal(out, np.clip(np.searchsorted(cum, vals), None, n - 1))
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_relocate_empty_clusters(sparse):
     # scikit-learn's test of _relocate_empty_clusters_(dense/sparse)
