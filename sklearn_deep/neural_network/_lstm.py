@@ -18,11 +18,12 @@ class LSTMClassifier(BaseSequenceClassifier):
     """Recurrent neural network classifier for sequences: LSTM, GRU or Elman RNN cells.
 
     The sequence (token embeddings, or the raw channels of a real-valued series) runs through
-    ``num_layers`` recurrent layers, optionally bidirectional, as packed sequences so padding
-    never reaches the cells. The hidden states are summarised over time ('last' state,
-    'mean', 'max' or additive 'attention' pooling), then a linear layer gives the class
-    logits. Trained with mini-batch gradient descent and gradient-norm clipping through a
-    skorch net built in ``fit``.
+    ``num_layers`` recurrent layers, optionally bidirectional; padding never reaches the
+    outputs at the valid steps (the backward direction reads each sequence reversed within
+    its own length). The hidden states are summarised over time ('last' state, 'mean', 'max'
+    or additive 'attention' pooling), then a linear layer gives the class logits. Trained
+    with mini-batch gradient descent and gradient-norm clipping through a skorch net built
+    in ``fit``.
 
     Input ``X`` (the kind is fixed in ``fit``):
 

@@ -234,7 +234,7 @@ _RNN_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 class RecurrentClassifierModule(nn.Module):
     """Recurrent (LSTM / GRU / Elman RNN) sequence classifier returning logits.
 
-    Sequences are packed (``pack_padded_sequence``) so padding is never fed to the cells.
+    Padding never reaches the outputs at valid steps (see :meth:`encode`).
 
     Parameters
     ----------
@@ -320,7 +320,14 @@ class RecurrentClassifierModule(nn.Module):
         self.head = nn.Linear(self.output_dim, n_classes)
 
     def encode(self, X):
-        """Run the recurrent layers.
+        """Run the recurrent layers on the padded batch (no packing).
+
+        Every recurrence that reads a sequence forwards is causal, so trailing padding never
+        reaches the outputs at valid steps: the padded batch runs through ``self.rnn`` as is
+        (torch's fast path for equal lengths) unless the RNN is bidirectional and some
+        sequence ends before the last step, in which case :meth:`_encode_bidirectional`
+        reverses each sequence within its own length. The results equal those of
+        ``pack_padded_sequence`` to float rounding.
 
         Returns
         -------
@@ -328,22 +335,71 @@ class RecurrentClassifierModule(nn.Module):
             Top-layer outputs, zero at padding steps.
         lengths : int64 Tensor of shape (n,)
         h_last : Tensor of shape (n, output_dim)
-            Final state of each direction of the top layer.
+            Final state of each direction of the top layer: the forward output at step
+            ``length - 1`` and the backward output at step 0.
         """
         Z, lengths = self.input(X)
         if self.training and self.embedding_dropout > 0:
             # (n, T, D) read as (N, C, L): dropout1d zeroes whole steps
             Z = F.dropout1d(Z, self.embedding_dropout, training=True)
-        packed = nn.utils.rnn.pack_padded_sequence(
-            Z, lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        out, h_n = self.rnn(packed)
-        if self.cell == "lstm":
-            h_n = h_n[0]
-        H, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=Z.shape[1])
-        n_dir = 2 if self.rnn.bidirectional else 1
-        h_last = torch.cat([h_n[-n_dir + d] for d in range(n_dir)], dim=1)
+        valid = _valid_mask(lengths, Z.shape[1])
+        if self.rnn.bidirectional and not bool(valid.all()):
+            H = self._encode_bidirectional(Z, lengths)
+        else:
+            H, _ = self.rnn(Z)
+        H = H.masked_fill(~valid[..., None], 0.0)
+        h_last = H[torch.arange(H.shape[0], device=H.device), lengths - 1]
+        if self.rnn.bidirectional:
+            hidden = self.rnn.hidden_size
+            h_last = torch.cat([h_last[:, :hidden], H[:, 0, hidden:]], dim=1)
         return H, lengths, h_last
+
+    def _encode_bidirectional(self, Z, lengths):
+        """Bidirectional layers on sequences of unequal lengths, with ``self.rnn``'s weights.
+
+        Layer by layer and direction by direction, through a one-layer unidirectional
+        template of the same cell built on the meta device (no memory, no random numbers)
+        and called with the weights of ``self.rnn``. The backward direction reads each
+        sequence reversed within its own length (padding stays at the end), and its output
+        is put back in order. Dropout ``self.rnn.dropout`` is applied between layers in
+        training, as ``nn.LSTM`` does.
+
+        Parameters
+        ----------
+        Z : Tensor of shape (n, T, input_size)
+        lengths : int64 Tensor of shape (n,)
+
+        Returns
+        -------
+        H : Tensor of shape (n, T, 2 * hidden_size)
+            Top-layer outputs; arbitrary at padding steps.
+        """
+        rnn = self.rnn
+        steps = torch.arange(Z.shape[1], device=Z.device)[None, :]
+        # reverses each sequence within its length; an involution, the identity on padding
+        reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+        reverse = reverse[..., None]
+        extra = {"nonlinearity": rnn.nonlinearity} if self.cell == "rnn" else {}
+
+        def run(template, layer, suffix, inputs):
+            weights = {
+                f"{name}_l0": getattr(rnn, f"{name}_l{layer}{suffix}")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            }
+            return torch.func.functional_call(template, weights, (inputs,))[0]
+
+        H = Z
+        for layer in range(rnn.num_layers):
+            if layer > 0 and self.training and rnn.dropout > 0:
+                H = F.dropout(H, rnn.dropout, training=True)
+            template = type(rnn)(
+                H.shape[-1], rnn.hidden_size, batch_first=True, device="meta", **extra
+            )
+            forward = run(template, layer, "", H)
+            backward = run(template, layer, "_reverse", H.gather(1, reverse.expand_as(H)))
+            backward = backward.gather(1, reverse.expand_as(backward))
+            H = torch.cat([forward, backward], dim=2)
+        return H
 
     def pool(self, X):
         """Return ``(pooled, attention_weights)``; weights are None unless pooling='attention'."""

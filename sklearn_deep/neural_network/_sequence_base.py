@@ -44,8 +44,9 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
     - multivariate sequences: (n_samples, T, C), or (n_samples, T * C) with
       ``input_shape=(T, C)`` (time-major rows: all channels of step 0, then step 1, ...);
     - variable-length sequences: padded at the end with ``padding_idx`` (tokens) or
-      ``padding_value`` (floats; NaN allowed) on every channel. Padding is masked (packed
-      sequences for the recurrent cells), so it never changes a prediction.
+      ``padding_value`` (floats; NaN allowed) on every channel. Padding is masked (the
+      recurrent cells read each sequence within its own length), so it never changes a
+      prediction.
     """
 
     _parameter_constraints: dict = {

@@ -206,6 +206,50 @@ def test_cell_choice_is_honoured_and_matches_gate_equations():
         torch.testing.assert_close(h_last, expected.detach())
 
 
+def _packed_encode(module, X):
+    """``encode`` through ``pack_padded_sequence``: the reference for the padded fast path."""
+    Z, lengths = module.input(X)
+    packed = nn.utils.rnn.pack_padded_sequence(Z, lengths, batch_first=True, enforce_sorted=False)
+    out, h_n = module.rnn(packed)
+    h_n = h_n[0] if module.cell == "lstm" else h_n
+    H, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=Z.shape[1])
+    n_dir = 2 if module.rnn.bidirectional else 1
+    return H, torch.cat([h_n[-n_dir + d] for d in range(n_dir)], dim=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("lengths", [[7, 3, 7, 1, 5], [7] * 5, [4, 2, 4, 1, 3]])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_encode_matches_packed_sequences(cell, bidirectional, num_layers, lengths, dtype):
+    # outputs, final states and their gradients w.r.t. every weight equal those of packing
+    module = _recurrent(cell, "last", bidirectional, num_layers=num_layers).to(dtype)
+    X = _tokens(np.random.default_rng(5), 5, 7, lengths)
+    H, lengths_out, h_last = module.encode(X)
+    H_ref, h_last_ref = _packed_encode(module, X)
+    torch.testing.assert_close(lengths_out, torch.as_tensor(lengths))
+    torch.testing.assert_close(H, H_ref)
+    torch.testing.assert_close(h_last, h_last_ref)
+    torch.manual_seed(1)
+    w_H, w_last = torch.randn_like(H), torch.randn_like(h_last)
+    params = list(module.rnn.parameters()) + [module.input.embedding.weight]
+    grads = torch.autograd.grad((H * w_H).sum() + (h_last * w_last).sum(), params)
+    grads_ref = torch.autograd.grad((H_ref * w_H).sum() + (h_last_ref * w_last).sum(), params)
+    for g, g_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(g, g_ref)
+
+
+def test_bidirectional_encode_keeps_the_random_stream():
+    # the unequal-length path creates its per-layer templates without drawing random numbers
+    module = _recurrent("lstm", "mean", True)
+    X = _tokens(np.random.default_rng(6), 4, 6, [6, 2, 5, 3])
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        module(X)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_attention_weights_sum_to_one_over_valid_steps():
     torch.manual_seed(0)
     pool = AdditiveAttentionPooling(4, 6)
@@ -259,7 +303,7 @@ def test_embedding_dropout_zeroes_whole_steps_in_training_only():
         E = module.input.embedding(X)
         module.train()
         module(X)
-        Z, _ = nn.utils.rnn.pad_packed_sequence(fed[-1], batch_first=True)
+        Z = fed[-1]
         dropped = (Z == 0).all(dim=-1)
         assert 0.35 < dropped.float().mean() < 0.65  # about half of the steps
         torch.testing.assert_close(Z[~dropped], 2 * E[~dropped])  # kept steps scaled by 1/(1-p)
