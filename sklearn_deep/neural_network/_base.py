@@ -350,6 +350,11 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         """Callable applied to every training batch (augmentation), or None."""
         return None
 
+    def _init_module_from_data(self, module, X, seed):
+        """Overwrite initial weights of a freshly initialised ``module`` from the training
+        inputs ``X`` (as returned by ``_prepare_X``); ``seed`` is this fit's seed. Default:
+        nothing (the module's own random initialisation)."""
+
     # ------------------------------------------------------------------ internals
     def _seed(self, offset=0):
         rs = check_random_state(self.random_state)
@@ -454,6 +459,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         with _forked_torch_rng(seed, self.device):
             if initialize:
                 net.initialize()
+                self._init_module_from_data(net.module_, X, seed)
             net.notify("on_train_begin", X=X_t, y=y_t)
             try:
                 net.fit_loop(X_t, y_t, epochs=epochs)

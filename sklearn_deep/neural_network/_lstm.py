@@ -62,6 +62,14 @@ class LSTMClassifier(BaseSequenceClassifier):
         of a time step (a token's embedding, or every channel of a real-valued step),
         independently for each step of each sequence; the kept steps are scaled by
         ``1 / (1 - embedding_dropout)``. It keeps a text model from relying on a few words.
+    embedding_init : {'normal', 'svd'}, default='normal'
+        Initial token embedding (token input only). 'normal': random ``N(0, 1/D)`` rows.
+        'svd': latent semantic analysis of the training documents, unsupervised (y unused):
+        each token seen in ``fit`` starts at its row of ``V S`` from a truncated SVD
+        ``U S V^T`` of the sublinear tf-idf document x token matrix (rows l2-normalised),
+        scaled to a root-mean-square norm of 1, so tokens used in the same documents start
+        close together; unseen ids keep the random rows, padding stays zero. The SVD is
+        seeded by ``random_state``.
     input_type : {'auto', 'tokens', 'continuous'}, default='auto'
         'auto' reads a 2-D integer array as token ids and anything else as real values.
     input_shape : tuple of (int, int) or None, default=None
@@ -136,9 +144,10 @@ class LSTMClassifier(BaseSequenceClassifier):
     The token embedding is the parameter ``input.embedding.weight`` of ``module_``; skorch
     parameter groups give it its own optimiser settings, e.g.
     ``optimizer__param_groups=[("input.embedding.*", {"lr": 3e-2, "weight_decay": 1e-5})]``.
-    On small text corpora a faster-learning embedding helps: with Adam, each row of an
-    ``N(0, 1)``-initialised embedding moves by at most about ``lr`` per update, so
-    the rows of rare words otherwise stay close to random.
+    On small text corpora a faster-learning embedding helps: with Adam, each entry of the
+    embedding (initialised ``N(0, 1/D)``, entries of size about ``1/sqrt(D)``) moves by at
+    most about ``lr`` per update, so the rows of rare words otherwise stay close to their
+    random start (``embedding_init='svd'`` starts them from the training documents instead).
 
     Examples
     --------
@@ -177,6 +186,7 @@ class LSTMClassifier(BaseSequenceClassifier):
         attention_dim=None,
         embedding_dim=64,
         embedding_dropout=0.0,
+        embedding_init="normal",
         input_type="auto",
         input_shape=None,
         vocab_size=None,
@@ -227,6 +237,7 @@ class LSTMClassifier(BaseSequenceClassifier):
         self.attention_dim = attention_dim
         self.embedding_dim = embedding_dim
         self.embedding_dropout = embedding_dropout
+        self.embedding_init = embedding_init
         self.input_type = input_type
         self.input_shape = input_shape
         self.vocab_size = vocab_size

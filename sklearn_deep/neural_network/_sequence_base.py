@@ -4,14 +4,22 @@
 :class:`~sklearn_deep.neural_network._base.BaseNeuralClassifier`: ``_prepare_X`` turns every
 accepted input into what the modules of ``_seq_modules`` read, ``(n, T)`` int64 token ids or
 ``(n, T, C)`` floats, and records (when fitting) the input type and vocabulary size that
-``_build_module`` passes on. It also adds gradient-norm clipping.
+``_build_module`` passes on. It also adds gradient-norm clipping, and the optional
+data-driven initialisation of the token embedding (``embedding_init='svd'``, latent semantic
+analysis of the training documents).
 """
 
 import math
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.sparse.linalg import svds
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseNeuralClassifier
@@ -23,7 +31,71 @@ _SEQUENCE_CONSTRAINTS = {
     "padding_idx": [Interval(Integral, 0, None, closed="left"), None],
     "padding_value": [Real, None],
     "gradient_clipping": [Interval(Real, 0, None, closed="neither"), None],
+    "embedding_init": [StrOptions({"normal", "svd"})],
 }
+
+
+def svd_token_embedding(X, n_rows, padding_idx, n_components, random_state):
+    """Token vectors from a truncated SVD (LSA) of the documents' tf-idf matrix.
+
+    Each row of ``X`` is a document, each id a token; ids ``>= n_rows - 1`` count as id
+    ``n_rows - 1`` (the shared out-of-vocabulary row of the embedding). The ``(n_samples,
+    n_rows)`` count matrix (padding ignored) is weighted as in ``TfidfVectorizer(
+    sublinear_tf=True)``: ``1 + log(tf)`` times the smoothed idf, rows l2-normalised, so that
+    long articles and ubiquitous words do not dominate. Its truncated SVD ``U S V^T`` gives
+    each token the row of ``V S`` (the classic LSA term vectors): tokens used in the same
+    documents get nearly parallel vectors. The vectors are scaled by one common factor so that
+    their root-mean-square norm is 1, the expected norm of the default ``N(0, 1/D)`` rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, T), int64
+        Token ids.
+    n_rows : int
+        Rows ``V + 1`` of the embedding.
+    padding_idx : int or None
+        Padding id (never counted).
+    n_components : int
+        Embedding size ``D``. With fewer than ``D`` singular vectors (tiny data), the
+        remaining columns are zero.
+    random_state : int
+        Seed of the start vector of the truncated SVD (ARPACK, ``scipy.sparse.linalg.svds``);
+        the result is deterministic for a given seed, with signs fixed by ``svd_flip``.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_seen,), int64
+        The ids that occur in X (padding excluded), in increasing order.
+    vectors : ndarray of shape (n_seen, n_components), float64
+        Their vectors.
+    """
+    ids = np.minimum(X, n_rows - 1).ravel()
+    docs = np.repeat(np.arange(X.shape[0]), X.shape[1])
+    keep = ids != padding_idx if padding_idx is not None else np.ones(ids.shape, bool)
+    counts = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (docs[keep], ids[keep])), shape=(X.shape[0], n_rows)
+    )
+    counts.sum_duplicates()
+    rows = np.flatnonzero(counts.getnnz(axis=0))
+    vectors = np.zeros((rows.size, n_components))
+    if rows.size == 0:
+        return rows, vectors
+    M = TfidfTransformer(sublinear_tf=True).fit_transform(counts[:, rows])
+    k = min(n_components, *M.shape)
+    if k < min(M.shape):  # ARPACK (exact to its tolerance), from a seeded start vector
+        v0 = check_random_state(random_state).uniform(-1, 1, min(M.shape))
+        U, s, Vt = svds(M, k, v0=v0)
+        order = np.argsort(s)[::-1]
+        U, s, Vt = U[:, order], s[order], Vt[order]
+    else:  # the whole spectrum: a dense SVD of a small matrix
+        U, s, Vt = np.linalg.svd(M.toarray(), full_matrices=False)
+        s, U, Vt = s[:k], U[:, :k], Vt[:k]
+    U, Vt = svd_flip(U, Vt)
+    vectors[:, :k] = Vt.T * s
+    rms = np.sqrt((vectors**2).sum(axis=1).mean())
+    if rms > 0:
+        vectors /= rms
+    return rows, vectors
 
 
 def _no_y(y):
@@ -166,6 +238,17 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
         }
 
     # ------------------------------------------------------------------ training
+    def _init_module_from_data(self, module, X, seed):
+        if self.embedding_init != "svd" or self._input_kind != "tokens":
+            return
+        embedding = module.input.embedding
+        rows, vectors = svd_token_embedding(
+            X, embedding.num_embeddings, self.padding_idx, embedding.embedding_dim, seed
+        )
+        with torch.no_grad():
+            weight = embedding.weight
+            weight[torch.from_numpy(rows)] = torch.from_numpy(vectors).to(weight)
+
     def _callback_list(self, seed):
         callbacks = super()._callback_list(seed)
         if self.gradient_clipping is not None:

@@ -48,6 +48,14 @@ class TransformerClassifier(BaseSequenceClassifier):
     pooling : {'cls', 'mean', 'last'}, default='mean'
         'cls' prepends a learned classification token and reads its output; 'mean' averages
         the non-padding steps; 'last' reads the last non-padding step.
+    embedding_init : {'normal', 'svd'}, default='normal'
+        Initial token embedding (token input only). 'normal': random ``N(0, 1/D)`` rows.
+        'svd': latent semantic analysis of the training documents, unsupervised (y unused):
+        each token seen in ``fit`` starts at its row of ``V S`` from a truncated SVD
+        ``U S V^T`` of the sublinear tf-idf document x token matrix (rows l2-normalised),
+        scaled to a root-mean-square norm of 1, so tokens used in the same documents start
+        close together; unseen ids keep the random rows, padding stays zero. The SVD is
+        seeded by ``random_state``.
     input_type : {'auto', 'tokens', 'continuous'}, default='auto'
         'auto' reads a 2-D integer array as token ids and anything else as real values.
     input_shape : tuple of (int, int) or None, default=None
@@ -153,6 +161,7 @@ class TransformerClassifier(BaseSequenceClassifier):
         positional_encoding="sinusoidal",
         causal=False,
         pooling="mean",
+        embedding_init="normal",
         input_type="auto",
         input_shape=None,
         vocab_size=None,
@@ -202,6 +211,7 @@ class TransformerClassifier(BaseSequenceClassifier):
         self.positional_encoding = positional_encoding
         self.causal = causal
         self.pooling = pooling
+        self.embedding_init = embedding_init
         self.input_type = input_type
         self.input_shape = input_shape
         self.vocab_size = vocab_size
