@@ -100,10 +100,21 @@ def run_onedal(python, X, init, n_threads, repeats, reg_covar):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "problem.npz")
         covariances = np.linalg.inv(init["precisions_init"].astype(np.float64)).astype(X.dtype)
-        np.savez(path, X=X, weights=init["weights_init"], means=init["means_init"],
-                 covariances=covariances, max_iter=MAX_ITER, reg_covar=reg_covar)
-        proc = subprocess.run([python, "-c", _ONEDAL_SCRIPT, path, str(n_threads), str(repeats)],
-                              capture_output=True, text=True, timeout=1800)
+        np.savez(
+            path,
+            X=X,
+            weights=init["weights_init"],
+            means=init["means_init"],
+            covariances=covariances,
+            max_iter=MAX_ITER,
+            reg_covar=reg_covar,
+        )
+        proc = subprocess.run(
+            [python, "-c", _ONEDAL_SCRIPT, path, str(n_threads), str(repeats)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -113,10 +124,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n / 10, one repeat")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for Numba and BLAS (default: Numba's current setting)")
-    parser.add_argument("--onedal-python", default=None,
-                        help="interpreter with daal4py (default: /tmp/dalvenv/bin/python if any)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for Numba and BLAS (default: Numba's current setting)",
+    )
+    parser.add_argument(
+        "--onedal-python",
+        default=None,
+        help="interpreter with daal4py (default: /tmp/dalvenv/bin/python if any)",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -139,30 +157,42 @@ def main(argv=None):
 
     results = []
     with threadpool_limits(n_threads), numba_threads(n_threads):
-        blas = [{k: info[k] for k in ("internal_api", "version", "num_threads")}
-                for info in threadpool_info()]
+        blas = [
+            {k: info[k] for k in ("internal_api", "version", "num_threads")}
+            for info in threadpool_info()
+        ]
         for n_samples, n_features, n_components in CASES:
             # enough samples per component for well-conditioned float32 covariances
             n_samples = max(n_samples // scale, 20 * n_features * n_components)
             for dtype in DTYPES:
                 X, init = make_problem(n_samples, n_features, n_components, dtype)
-                params = dict(n_components=n_components, covariance_type="full", tol=0,
-                              max_iter=MAX_ITER, reg_covar=reg_covar, **init)
+                params = dict(
+                    n_components=n_components,
+                    covariance_type="full",
+                    tol=0,
+                    max_iter=MAX_ITER,
+                    reg_covar=reg_covar,
+                    **init,
+                )
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     # warm the JIT (kernels are loaded from the on-disk cache) and the caches
                     GaussianMixture(**{**params, "max_iter": 2}).fit(X)
                     t_ours, ours = best_time(
-                        lambda p=params, X=X: GaussianMixture(**p).fit(X), repeats)
+                        lambda p=params, X=X: GaussianMixture(**p).fit(X), repeats
+                    )
                     t_sk, theirs = best_time(
-                        lambda p=params, X=X: SkGaussianMixture(**p).fit(X), max(1, repeats - 1))
+                        lambda p=params, X=X: SkGaussianMixture(**p).fit(X), max(1, repeats - 1)
+                    )
                 ours.score_samples(X)
                 s_ours, _ = best_time(lambda g=ours, X=X: g.score_samples(X), repeats)
                 s_sk, _ = best_time(lambda g=theirs, X=X: g.score_samples(X), max(1, repeats - 1))
                 lb_rel = abs(ours.lower_bound_ - theirs.lower_bound_) / abs(theirs.lower_bound_)
                 row = {
-                    "n_samples": n_samples, "n_features": n_features,
-                    "n_components": n_components, "dtype": np.dtype(dtype).name,
+                    "n_samples": n_samples,
+                    "n_features": n_features,
+                    "n_components": n_components,
+                    "dtype": np.dtype(dtype).name,
                     "ours_ms_per_iter": 1e3 * t_ours / MAX_ITER,
                     "sklearn_ms_per_iter": 1e3 * t_sk / MAX_ITER,
                     "speedup_vs_sklearn": t_sk / t_ours,
@@ -179,21 +209,28 @@ def main(argv=None):
                     row["onedal"] = {k: v for k, v in dal.items() if k != "means"}
                     if "fit_s" in dal:
                         row["onedal_ms_per_iter"] = 1e3 * dal["fit_s"] / max(1, dal["n_iter"])
-                        row["speedup_vs_onedal"] = row["onedal_ms_per_iter"] / row[
-                            "ours_ms_per_iter"]
+                        row["speedup_vs_onedal"] = (
+                            row["onedal_ms_per_iter"] / row["ours_ms_per_iter"]
+                        )
                         row["onedal_means_max_abs_diff"] = float(
-                            np.max(np.abs(np.asarray(dal["means"]) - theirs.means_)))
+                            np.max(np.abs(np.asarray(dal["means"]) - theirs.means_))
+                        )
                 results.append(row)
-                dal_txt = (f"  oneDAL {row['onedal_ms_per_iter']:8.2f} ms "
-                           f"(ours x{row['speedup_vs_onedal']:.2f})"
-                           if "onedal_ms_per_iter" in row else "")
-                print(f"n={n_samples:>7} d={n_features:>2} k={n_components:>2} "
-                      f"{row['dtype']:>7}: ours {row['ours_ms_per_iter']:8.2f} ms/iter, "
-                      f"sklearn {row['sklearn_ms_per_iter']:8.2f} ms/iter "
-                      f"(x{row['speedup_vs_sklearn']:.1f}){dal_txt}; "
-                      f"lb rel diff {lb_rel:.1e}; "
-                      f"score_samples x{row['score_samples_speedup']:.1f}",
-                      flush=True)
+                dal_txt = (
+                    f"  oneDAL {row['onedal_ms_per_iter']:8.2f} ms "
+                    f"(ours x{row['speedup_vs_onedal']:.2f})"
+                    if "onedal_ms_per_iter" in row
+                    else ""
+                )
+                print(
+                    f"n={n_samples:>7} d={n_features:>2} k={n_components:>2} "
+                    f"{row['dtype']:>7}: ours {row['ours_ms_per_iter']:8.2f} ms/iter, "
+                    f"sklearn {row['sklearn_ms_per_iter']:8.2f} ms/iter "
+                    f"(x{row['speedup_vs_sklearn']:.1f}){dal_txt}; "
+                    f"lb rel diff {lb_rel:.1e}; "
+                    f"score_samples x{row['score_samples_speedup']:.1f}",
+                    flush=True,
+                )
 
     report = {
         "benchmark": "GaussianMixture EM, covariance_type='full', max_iter=20, tol=0",
@@ -207,15 +244,22 @@ def main(argv=None):
         "machine": platform.machine(),
         "processor": platform.processor(),
         "python": platform.python_version(),
-        "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__,
-                     "numba": numba.__version__, "sklearn_deep": sklearn_deep.__version__},
+        "versions": {
+            "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numba": numba.__version__,
+            "sklearn_deep": sklearn_deep.__version__,
+        },
         "onedal_python": onedal_python,
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                                "NUMBA_NUM_THREADS")},
+        "env": {
+            k: os.environ.get(k)
+            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_NUM_THREADS")
+        },
         "results": results,
     }
     out = args.out or Path(__file__).parent / "results" / (
-        "gmm_quick.json" if args.quick else "gmm.json")
+        "gmm_quick.json" if args.quick else "gmm.json"
+    )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")

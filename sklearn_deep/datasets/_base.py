@@ -60,6 +60,4 @@ def load_old_faithful(*, return_X_y=False, as_frame=False):
         data = frame
     if return_X_y:
         return data, None
-    return Bunch(
-        data=data, feature_names=feature_names, frame=frame, DESCR=_OLD_FAITHFUL_DESCR
-    )
+    return Bunch(data=data, feature_names=feature_names, frame=frame, DESCR=_OLD_FAITHFUL_DESCR)

@@ -31,8 +31,7 @@ def _check_shape(param, param_shape, name):
     """
     if param.shape != param_shape:
         raise ValueError(
-            f"The parameter '{name}' should have the shape of {param_shape}, "
-            f"but got {param.shape}"
+            f"The parameter '{name}' should have the shape of {param_shape}, but got {param.shape}"
         )
 
 
@@ -515,6 +514,4 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             print(f"Initialization {converged_msg}.")
         elif self.verbose >= 2:
             t = time() - self._init_prev_time
-            print(
-                f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}."
-            )
+            print(f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")

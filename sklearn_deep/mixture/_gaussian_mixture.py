@@ -51,9 +51,7 @@ def _chunking(n_samples, n_components, n_features):
 
 
 def _as_float_array(array, allow_nd=True):
-    return check_array(
-        array, dtype=[np.float64, np.float32], ensure_2d=False, allow_nd=allow_nd
-    )
+    return check_array(array, dtype=[np.float64, np.float32], ensure_2d=False, allow_nd=allow_nd)
 
 
 def _work_arrays(*arrays):
@@ -134,12 +132,9 @@ def _check_precision_positivity(precision, covariance_type):
 def _check_precision_matrix(precision, covariance_type):
     """Check a precision matrix is symmetric and positive-definite."""
     if not (
-        np.all(np.isclose(precision, precision.T))
-        and np.all(np.linalg.eigvalsh(precision) > 0.0)
+        np.all(np.isclose(precision, precision.T)) and np.all(np.linalg.eigvalsh(precision) > 0.0)
     ):
-        raise ValueError(
-            f"'{covariance_type} precision' should be symmetric, positive-definite"
-        )
+        raise ValueError(f"'{covariance_type} precision' should be symmetric, positive-definite")
 
 
 def _check_precisions_full(precisions, covariance_type):
@@ -184,9 +179,7 @@ def _check_precisions(precisions, covariance_type, n_components, n_features):
         "diag": (n_components, n_features),
         "spherical": (n_components,),
     }
-    _check_shape(
-        precisions, precisions_shape[covariance_type], f"{covariance_type} precision"
-    )
+    _check_shape(precisions, precisions_shape[covariance_type], f"{covariance_type} precision")
 
     _check_precisions = {
         "full": _check_precisions_full,
@@ -660,14 +653,24 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode):
             d_pad = -(-n_features // 4) * 4
             padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
             padded[:, :n_features, :n_features] = factors
-            _k._estep_full(X, means, padded, triangular, log_det, log_weights, _BLOCK, mode, out,
-                           log_prob_norm)
+            _k._estep_full(
+                X, means, padded, triangular, log_det, log_weights, _BLOCK, mode, out, log_prob_norm
+            )
         else:
             precisions = precisions_chol**2
             if covariance_type == "spherical":
                 precisions = np.repeat(precisions[:, np.newaxis], n_features, axis=1)
-            _k._estep_diag(X, means, np.ascontiguousarray(precisions), log_det, log_weights, _BLOCK,
-                           mode, out, log_prob_norm)
+            _k._estep_diag(
+                X,
+                means,
+                np.ascontiguousarray(precisions),
+                log_det,
+                log_weights,
+                _BLOCK,
+                mode,
+                out,
+                log_prob_norm,
+            )
     return log_prob_norm, (None if mode == _k.MODE_NONE else out)
 
 
@@ -1045,8 +1048,20 @@ default='kmeans'
         scatter_part = np.empty((n_chunks, n_components, n_features, n_features))
         work = n_samples * n_components * (n_features * (n_features + 1) + 8)
         with _threads_for(work):
-            _k._em_pass_full(X, means_old, padded, triangular, log_det, log_weights, chunk,
-                             min(_BLOCK, chunk), lpn_part, nk_part, sx_part, scatter_part)
+            _k._em_pass_full(
+                X,
+                means_old,
+                padded,
+                triangular,
+                log_det,
+                log_weights,
+                chunk,
+                min(_BLOCK, chunk),
+                lpn_part,
+                nk_part,
+                sx_part,
+                scatter_part,
+            )
         lower_bound = dtype.type(lpn_part.sum() / n_samples)
         moments = _ShiftedMoments(
             nk_part.sum(axis=0), sx_part.sum(axis=0), scatter_part.sum(axis=0), means_old

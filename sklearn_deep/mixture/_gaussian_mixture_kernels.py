@@ -314,8 +314,9 @@ def _padded(n):
 
 
 @njit(cache=CACHE, parallel=True)
-def _estep_full(X, means, prec_chol, triangular, log_det, log_weights, block, mode, out,
-                log_prob_norm):
+def _estep_full(
+    X, means, prec_chol, triangular, log_det, log_weights, block, mode, out, log_prob_norm
+):
     """E-step for full covariances.
 
     Parameters
@@ -618,8 +619,20 @@ def _sum_block(a, m):
 
 
 @njit(cache=CACHE, parallel=True)
-def _em_pass_full(X, means, prec_chol, triangular, log_det, log_weights, chunk, block,
-                  lpn_part, nk_part, sx_part, scatter_part):
+def _em_pass_full(
+    X,
+    means,
+    prec_chol,
+    triangular,
+    log_det,
+    log_weights,
+    chunk,
+    block,
+    lpn_part,
+    nk_part,
+    sx_part,
+    scatter_part,
+):
     """E-step and M-step statistics of one EM iteration in a single pass over ``X``.
 
     Per block of samples: the weighted log-probabilities (as :func:`_estep_full`), their

@@ -42,8 +42,9 @@ def _blobs(seed=0, n_samples=300, n_features=3, n_components=3, dtype=np.float64
     """Well-separated anisotropic Gaussian blobs, their true labels and parameters."""
     rng = np.random.RandomState(seed)
     means = rng.randn(n_components, n_features) * sep
-    factors = [np.eye(n_features) + 0.3 * rng.randn(n_features, n_features)
-               for _ in range(n_components)]
+    factors = [
+        np.eye(n_features) + 0.3 * rng.randn(n_features, n_features) for _ in range(n_components)
+    ]
     labels = rng.randint(n_components, size=n_samples)
     labels[:n_components] = np.arange(n_components)
     X = np.empty((n_samples, n_features))
@@ -121,8 +122,14 @@ def test_same_as_sklearn_from_same_random_state(init_params, covariance_type):
     # same draws from the RandomState (k-means / k-means++ / uniform / choice): same fit
     X, _ = _blobs(seed=3, n_features=3, n_components=4, n_samples=250)
     rng_ours, rng_theirs = np.random.RandomState(7), np.random.RandomState(7)
-    params = dict(n_components=4, covariance_type=covariance_type, init_params=init_params,
-                  n_init=2, max_iter=100, tol=1e-5)
+    params = dict(
+        n_components=4,
+        covariance_type=covariance_type,
+        init_params=init_params,
+        n_init=2,
+        max_iter=100,
+        tol=1e-5,
+    )
     ours = GaussianMixture(random_state=rng_ours, **params).fit(X)
     theirs = SkGaussianMixture(random_state=rng_theirs, **params).fit(X)
     _assert_same_fit(ours, theirs, np.float64)
@@ -197,14 +204,25 @@ _seeds = st.integers(0, 2**16)
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=_seeds, covariance_type=st.sampled_from(COVARIANCE_TYPES),
-       n_components=st.integers(1, 4), init_params=st.sampled_from(["kmeans", "random"]))
+@given(
+    seed=_seeds,
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+    n_components=st.integers(1, 4),
+    init_params=st.sampled_from(["kmeans", "random"]),
+)
 def test_lower_bound_never_decreases(seed, covariance_type, n_components, init_params):
     # reg_covar=0 makes the M-step the exact maximiser (seeding on single points would
     # need regularisation, hence only the inits that give every component many points)
     X, _ = _blobs(seed=seed, n_samples=120, n_features=2, n_components=3, sep=3.0)
-    gm = GaussianMixture(n_components, covariance_type=covariance_type, reg_covar=0,
-                         init_params=init_params, max_iter=30, tol=0, random_state=seed)
+    gm = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        reg_covar=0,
+        init_params=init_params,
+        max_iter=30,
+        tol=0,
+        random_state=seed,
+    )
     with pytest.warns(ConvergenceWarning):
         gm.fit(X)
     bounds = np.asarray(gm.lower_bounds_)
@@ -214,12 +232,14 @@ def test_lower_bound_never_decreases(seed, covariance_type, n_components, init_p
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=_seeds, covariance_type=st.sampled_from(COVARIANCE_TYPES),
-       n_components=st.integers(1, 4))
+@given(
+    seed=_seeds, covariance_type=st.sampled_from(COVARIANCE_TYPES), n_components=st.integers(1, 4)
+)
 def test_predict_proba_and_score_samples_match_scipy(seed, covariance_type, n_components):
     X, _ = _blobs(seed=seed, n_samples=80, n_features=3, n_components=3, sep=2.0)
-    gm = GaussianMixture(n_components, covariance_type=covariance_type, max_iter=5,
-                         random_state=seed).fit(X)
+    gm = GaussianMixture(
+        n_components, covariance_type=covariance_type, max_iter=5, random_state=seed
+    ).fit(X)
     proba = gm.predict_proba(X)
     assert np.all(proba >= 0)
     assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
@@ -231,14 +251,17 @@ def test_predict_proba_and_score_samples_match_scipy(seed, covariance_type, n_co
         "diag": lambda c: [np.diag(v) for v in c],
         "spherical": lambda c: [v * np.eye(3) for v in c],
     }[covariance_type](gm.covariances_)
-    log_dens = np.column_stack([
-        stats.multivariate_normal(mean, cov).logpdf(X)
-        for mean, cov in zip(gm.means_, covariances)
-    ]).reshape(len(X), n_components)
+    log_dens = np.column_stack(
+        [
+            stats.multivariate_normal(mean, cov).logpdf(X)
+            for mean, cov in zip(gm.means_, covariances)
+        ]
+    ).reshape(len(X), n_components)
     expected = logsumexp(log_dens + np.log(gm.weights_), axis=1)
     assert_allclose(gm.score_samples(X), expected, rtol=1e-9, atol=1e-9)
-    assert_allclose(proba, np.exp(log_dens + np.log(gm.weights_) - expected[:, None]),
-                    rtol=1e-7, atol=1e-12)
+    assert_allclose(
+        proba, np.exp(log_dens + np.log(gm.weights_) - expected[:, None]), rtol=1e-7, atol=1e-12
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -253,8 +276,9 @@ def test_permuting_components_leaves_likelihood_unchanged(seed, covariance_type)
     def take(a):
         return a if covariance_type == "tied" else a[perm]
 
-    permuted._set_parameters((gm.weights_[perm], gm.means_[perm], take(gm.covariances_),
-                              take(gm.precisions_cholesky_)))
+    permuted._set_parameters(
+        (gm.weights_[perm], gm.means_[perm], take(gm.covariances_), take(gm.precisions_cholesky_))
+    )
     assert_allclose(permuted.score_samples(X), gm.score_samples(X), rtol=1e-12)
     assert_allclose(permuted.predict_proba(X), gm.predict_proba(X)[:, perm], atol=1e-12)
     assert_allclose(permuted.precisions_, take(gm.precisions_))
@@ -274,8 +298,7 @@ def test_one_hot_m_step_is_closed_form_mle(seed, dtype):
         X64 = X.astype(np.float64)
         counts = np.bincount(labels)
         group_means = np.stack([X64[labels == k].mean(axis=0) for k in range(n_components)])
-        group_covs = np.stack([np.cov(X64[labels == k].T, bias=True)
-                               for k in range(n_components)])
+        group_covs = np.stack([np.cov(X64[labels == k].T, bias=True) for k in range(n_components)])
         assert nk.dtype == means.dtype == covariances.dtype == dtype
         assert_allclose(nk, counts, **tol)
         assert_allclose(means, group_means, **tol)
@@ -299,10 +322,15 @@ def test_sample_then_refit_recovers_parameters(seed, covariance_type):
     weights = np.array([0.5, 0.3, 0.2])
     A = np.eye(n_features) + 0.3 * rng.randn(n_features, n_features)
     full = np.stack([A @ A.T * s for s in (1.0, 0.5, 1.5)])
-    covariances = {"full": full, "tied": full[0], "diag": np.stack([np.diag(c) for c in full]),
-                   "spherical": np.array([1.0, 0.5, 1.5])}[covariance_type]
-    truth._set_parameters((weights, means, covariances,
-                           _compute_precision_cholesky(covariances, covariance_type)))
+    covariances = {
+        "full": full,
+        "tied": full[0],
+        "diag": np.stack([np.diag(c) for c in full]),
+        "spherical": np.array([1.0, 0.5, 1.5]),
+    }[covariance_type]
+    truth._set_parameters(
+        (weights, means, covariances, _compute_precision_cholesky(covariances, covariance_type))
+    )
     X, y = truth.sample(6000)
     fitted = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     assert adjusted_rand_score(y, fitted.predict(X)) > 0.99
@@ -315,8 +343,11 @@ def test_sample_then_refit_recovers_parameters(seed, covariance_type):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=_seeds, dtype=st.sampled_from([np.float64, np.float32]),
-       covariance_type=st.sampled_from(COVARIANCE_TYPES))
+@given(
+    seed=_seeds,
+    dtype=st.sampled_from([np.float64, np.float32]),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+)
 def test_covariances_and_precisions_spd(seed, dtype, covariance_type):
     X, _ = _blobs(seed=seed, n_samples=60, n_features=3, n_components=2, dtype=dtype, sep=1.0)
     gm = GaussianMixture(3, covariance_type=covariance_type, random_state=seed).fit(X)
@@ -342,8 +373,14 @@ def test_covariances_and_precisions_spd(seed, dtype, covariance_type):
 def test_thread_count_does_not_change_results(covariance_type):
     # several reduction chunks and several E-step blocks
     X, _ = _blobs(seed=8, n_samples=20_000, n_features=5, n_components=4)
-    params = dict(n_components=4, covariance_type=covariance_type, random_state=0,
-                  init_params="random_from_data", max_iter=5, tol=0)
+    params = dict(
+        n_components=4,
+        covariance_type=covariance_type,
+        random_state=0,
+        init_params="random_from_data",
+        max_iter=5,
+        tol=0,
+    )
     fits = []
     for n_threads in (1, 2):
         with numba_threads(n_threads), pytest.warns(ConvergenceWarning):
@@ -387,8 +424,9 @@ def test_pickle_clone_pipeline_and_grid_search():
     assert_array_equal(restored.score_samples(X), gm.score_samples(X))
     pipe = make_pipeline(StandardScaler(), GaussianMixture(3, random_state=0)).fit(X)
     assert pipe.predict(X).shape == (200,)
-    search = GridSearchCV(GaussianMixture(random_state=0), {"n_components": [1, 3]}, cv=2,
-                          n_jobs=2).fit(X)
+    search = GridSearchCV(
+        GaussianMixture(random_state=0), {"n_components": [1, 3]}, cv=2, n_jobs=2
+    ).fit(X)
     assert search.best_params_ == {"n_components": 3}
 
 

@@ -79,12 +79,12 @@ def test_estep_modes_match_numpy(covariance_type, dtype, n_features):
         assert out.dtype == log_prob_norm.dtype == dtype
         assert_allclose(out, value, **tol)
         assert_allclose(log_prob_norm, norm, **tol)
-    log_prob_norm, out = gm._estep(X, means, prec_chol, covariance_type, weights,
-                                   kernels.MODE_NONE)
+    log_prob_norm, out = gm._estep(X, means, prec_chol, covariance_type, weights, kernels.MODE_NONE)
     assert out is None
     assert_allclose(log_prob_norm, norm, **tol)
-    assert_allclose(gm._estimate_log_gaussian_prob(X, means, prec_chol, covariance_type),
-                    log_prob, **tol)
+    assert_allclose(
+        gm._estimate_log_gaussian_prob(X, means, prec_chol, covariance_type), log_prob, **tol
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -97,8 +97,9 @@ def test_estep_full_non_triangular_factor(dtype):
     prec_chol = np.stack([Q * (1 + k) for k in range(3)]).astype(dtype)
     expected = _oracle_log_prob(X, means, prec_chol, "full")
     assert np.all(np.isfinite(expected))
-    assert_allclose(gm._estimate_log_gaussian_prob(X, means, prec_chol, "full"), expected,
-                    **_tol(dtype))
+    assert_allclose(
+        gm._estimate_log_gaussian_prob(X, means, prec_chol, "full"), expected, **_tol(dtype)
+    )
 
 
 def test_estep_zero_weight_gives_zero_responsibility():
@@ -109,8 +110,7 @@ def test_estep_zero_weight_gives_zero_responsibility():
         log_weights = np.log(weights)
     norm, resp = gm._estep(X, means, prec_chol, "full", weights, kernels.MODE_RESP)
     assert np.all(resp[:, 1] == 0) and np.all(np.isfinite(resp))
-    _, weighted = gm._estep(X, means, prec_chol, "full", weights,
-                            kernels.MODE_WEIGHTED_LOG_PROB)
+    _, weighted = gm._estep(X, means, prec_chol, "full", weights, kernels.MODE_WEIGHTED_LOG_PROB)
     assert np.all(weighted[:, 1] == -np.inf)
     expected = logsumexp(_oracle_log_prob(X, means, prec_chol, "full") + log_weights, axis=1)
     assert_allclose(norm, expected, rtol=1e-11)
@@ -127,9 +127,9 @@ def test_mstep_statistics_match_numpy(dtype, n_samples):
     assert_allclose(sx, resp64.T @ X64, **tol)
     assert_allclose(sxx, resp64.T @ X64**2, **tol)
     scatter = gm._scatter_full(X, resp, means)
-    expected = np.stack([
-        (resp64[:, k, None] * (X64 - means[k])).T @ (X64 - means[k]) for k in range(3)
-    ])
+    expected = np.stack(
+        [(resp64[:, k, None] * (X64 - means[k])).T @ (X64 - means[k]) for k in range(3)]
+    )
     assert_allclose(scatter, expected, **tol)
     assert_allclose(gm._gram(X), X64.T @ X64, **tol)
 
@@ -142,8 +142,9 @@ def test_precision_cholesky_matches_scipy(dtype):
     out = np.empty_like(covariances)
     assert kernels._precision_cholesky_full(covariances, out) == -1
     for cov, factor in zip(covariances.astype(np.float64), out):
-        expected = linalg.solve_triangular(linalg.cholesky(cov, lower=True), np.eye(7),
-                                           lower=True).T
+        expected = linalg.solve_triangular(
+            linalg.cholesky(cov, lower=True), np.eye(7), lower=True
+        ).T
         assert_allclose(factor, expected, **_tol(dtype))
         assert_array_equal(np.tril(factor, -1), 0)
     # the first component that is not positive definite is reported
@@ -180,11 +181,20 @@ def test_em_pass_full_matches_numpy(dtype, n_features, n_samples, triangular):
         U = (U.astype(np.float64) @ Q).astype(dtype)
     weights = np.array([0.5, 0.3, 0.2])
     log_det = np.array([np.linalg.slogdet(u.astype(np.float64))[1] for u in U])
-    log_prob = np.column_stack([
-        -0.5 * (n_features * np.log(2 * np.pi)
-                + np.sum(((X.astype(np.float64) - mu) @ u.astype(np.float64)) ** 2, axis=1))
-        for mu, u in zip(means.astype(np.float64), U)
-    ]) + log_det + np.log(weights)
+    log_prob = (
+        np.column_stack(
+            [
+                -0.5
+                * (
+                    n_features * np.log(2 * np.pi)
+                    + np.sum(((X.astype(np.float64) - mu) @ u.astype(np.float64)) ** 2, axis=1)
+                )
+                for mu, u in zip(means.astype(np.float64), U)
+            ]
+        )
+        + log_det
+        + np.log(weights)
+    )
     log_norm = logsumexp(log_prob, axis=1)
     resp = np.exp(log_prob - log_norm[:, None])
     X64 = X.astype(np.float64)
@@ -198,8 +208,20 @@ def test_em_pass_full_matches_numpy(dtype, n_features, n_samples, triangular):
     nk = np.empty((n_chunks, n_components))
     sx = np.empty((n_chunks, n_components, n_features))
     scatter = np.empty((n_chunks, n_components, n_features, n_features))
-    kernels._em_pass_full(X, means, padded, triangular, log_det, np.log(weights), chunk,
-                          min(64, chunk), lpn, nk, sx, scatter)
+    kernels._em_pass_full(
+        X,
+        means,
+        padded,
+        triangular,
+        log_det,
+        np.log(weights),
+        chunk,
+        min(64, chunk),
+        lpn,
+        nk,
+        sx,
+        scatter,
+    )
     tol = dict(rtol=2e-4, atol=2e-3) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-9)
     assert_allclose(lpn.sum(), log_norm.sum(), **tol)
     assert_allclose(nk.sum(axis=0), resp.sum(axis=0), **tol)
