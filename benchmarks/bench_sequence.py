@@ -234,13 +234,17 @@ def bbc_pipelines(quick):
     }
 
 
-def bench_bbc(quick, models=("lstm", "transformer")):
+def bench_bbc(quick, models=("lstm", "transformer"), lstm_cell=None):
     docs, y = load_bbc_news(return_X_y=True)
     docs = np.array(docs, dtype=object)
     n_splits = 2 if quick else 5
     cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
     out = {"n_documents": len(docs), "n_splits": n_splits}
-    for key, make in bbc_pipelines(quick).items():
+    pipelines = bbc_pipelines(quick)
+    if lstm_cell is not None:  # the same pipeline with other recurrent cells
+        lstm = pipelines["lstm"]
+        pipelines["lstm"] = lambda: lstm().set_params(lstmclassifier__cell=lstm_cell)
+    for key, make in pipelines.items():
         if key != "sklearn_tfidf_linearsvc" and key not in models:
             continue
         accs, fit_times = [], []
@@ -278,6 +282,12 @@ def main(argv=None):
         default=None,
         help="only this neural model on BBC (run two processes side by side)",
     )
+    parser.add_argument(
+        "--lstm-cell",
+        choices=["lstm", "gru", "rnn"],
+        default=None,
+        help="BBC: the LSTM pipeline with these cells instead of its own (results file suffix)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     meta = {
@@ -298,12 +308,14 @@ def main(argv=None):
         results["ucr"] = bench_ucr(args.quick)
     if args.only in (None, "bbc"):
         models = (args.bbc_model,) if args.bbc_model else ("lstm", "transformer")
-        results["bbc"] = bench_bbc(args.quick, models)
+        results["bbc"] = bench_bbc(args.quick, models, args.lstm_cell)
     meta["loadavg_end"] = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
     suffix = ("_" + args.only if args.only else "") + ("_quick" if args.quick else "")
     if args.bbc_model and args.only != "ucr":
         suffix += "_" + args.bbc_model
+    if args.lstm_cell and args.only != "ucr":
+        suffix += "_cell_" + args.lstm_cell
     path = RESULTS / f"sequence{suffix}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"wrote {path}")
