@@ -30,7 +30,10 @@ Layout conventions
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .._numba_config import CACHE
 
@@ -184,12 +187,86 @@ def _dot_tile4(Xt, m, U, j, acc):
                 a3[i] = a3[i] + u03 * x0[i] + u13 * x1[i] + u23 * x2[i] + u33 * x3[i]
 
 
+@intrinsic
+def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
+    """``Xt[f + c, r + q] = X[i_q, f + c] - mean[f + c]`` for ``c, q < 4``.
+
+    A 4 x 4 block transposed with vector shuffles (four row loads, eight shuffles, four
+    stores), which Numba's loops do not generate. The subtraction is elementwise, in X's
+    dtype, so the values are exactly those of the scalar loop. ``X`` and ``Xt`` are
+    C-contiguous 2-D arrays and ``mean`` a contiguous 1-D array of one float dtype; the
+    caller guarantees ``f + 3 < X.shape[1]`` and ``r + 3 < Xt.shape[1]``.
+    """
+    sig = types.void(X, i0, i1, i2, i3, f, mean, Xt, r)
+
+    def codegen(context, builder, signature, args):
+        x_ty, f_ty, mean_ty, xt_ty, r_ty = (signature.args[k] for k in (0, 5, 6, 7, 8))
+        vec_ty = ir.VectorType(context.get_value_type(x_ty.dtype), 4)
+        align = x_ty.dtype.bitwidth // 8
+        x_arr = context.make_array(x_ty)(context, builder, args[0])
+        mean_arr = context.make_array(mean_ty)(context, builder, args[6])
+        xt_arr = context.make_array(xt_ty)(context, builder, args[7])
+
+        def index(k):
+            return context.cast(builder, args[k], signature.args[k], types.intp)
+
+        def ptr(ty, arr, idx):
+            p = cgutils.get_item_pointer(context, builder, ty, arr, idx, wraparound=False)
+            return builder.bitcast(p, vec_ty.as_pointer())
+
+        fi = index(5)
+        mv = builder.load(ptr(mean_ty, mean_arr, [fi]), align=align)
+        v = [
+            builder.fsub(builder.load(ptr(x_ty, x_arr, [index(k), fi]), align=align), mv)
+            for k in (1, 2, 3, 4)
+        ]
+        i32x4 = ir.VectorType(ir.IntType(32), 4)
+
+        def shuffle(a, b, idx):
+            return builder.shuffle_vector(a, b, ir.Constant(i32x4, idx))
+
+        lo01 = shuffle(v[0], v[1], [0, 4, 1, 5])  # x0 y0 x1 y1
+        hi01 = shuffle(v[0], v[1], [2, 6, 3, 7])  # x2 y2 x3 y3
+        lo23 = shuffle(v[2], v[3], [0, 4, 1, 5])
+        hi23 = shuffle(v[2], v[3], [2, 6, 3, 7])
+        cols = (
+            shuffle(lo01, lo23, [0, 1, 4, 5]),
+            shuffle(lo01, lo23, [2, 3, 6, 7]),
+            shuffle(hi01, hi23, [0, 1, 4, 5]),
+            shuffle(hi01, hi23, [2, 3, 6, 7]),
+        )
+        ri = index(8)
+        for c in range(4):
+            fc = builder.add(fi, ir.Constant(fi.type, c))
+            builder.store(cols[c], ptr(xt_ty, xt_arr, [fc, ri]), align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=CACHE, inline="always")
 def _gather_transposed(X, mean, rows, r0, m, Xt):
-    """``Xt[:n_features, r] = X[rows[r0 + r]] - mean`` for ``r < m`` (rows read contiguously)."""
-    for r in range(m):
+    """``Xt[:n_features, r] = X[rows[r0 + r]] - mean`` for ``r < m``: 4 x 4 blocks through
+    vector shuffles, the remainders elementwise."""
+    n_features = X.shape[1]
+    m4 = m // 4 * 4
+    d4 = n_features // 4 * 4
+    for r in range(0, m4, 4):
+        i0 = rows[r0 + r]
+        i1 = rows[r0 + r + 1]
+        i2 = rows[r0 + r + 2]
+        i3 = rows[r0 + r + 3]
+        for f in range(0, d4, 4):
+            _transpose4_centred(X, i0, i1, i2, i3, f, mean, Xt, r)
+        for f in range(d4, n_features):
+            mf = mean[f]
+            Xt[f, r] = X[i0, f] - mf
+            Xt[f, r + 1] = X[i1, f] - mf
+            Xt[f, r + 2] = X[i2, f] - mf
+            Xt[f, r + 3] = X[i3, f] - mf
+    for r in range(m4, m):
         i = rows[r0 + r]
-        for f in range(X.shape[1]):
+        for f in range(n_features):
             Xt[f, r] = X[i, f] - mean[f]
 
 
@@ -395,11 +472,10 @@ def _lloyd_iter_dense(
             acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
             best = np.empty(TILE_SAMPLES, dtype=np.int32)
             best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
+            rows = np.arange(start, end)
             for s in range(start, end, TILE_SAMPLES):
                 m = min(TILE_SAMPLES, end - s)
-                for r in range(m):
-                    for f in range(n_features):
-                        Xt[f, r] = X[s + r, f] - mean[f]
+                _gather_transposed(X, mean, rows, s - start, m, Xt)
                 _argmin_fused(Xt, m, U, csq, acc, best, best_val)
                 for r in range(m):
                     i = s + r

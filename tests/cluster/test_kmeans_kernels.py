@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import cdist
 
@@ -100,6 +101,27 @@ def test_lloyd_iter_dense_matches_oracle(dtype, k):
     # second pass with the same centres changes nothing
     K._lloyd_iter_dense(X_raw, mean, sw, ct, cs, labels, sums, wsums, counts, n_changed, False)
     assert n_changed.sum() == 0
+
+
+@njit
+def _gather_all(X, mean, rows, r0, m, Xt):
+    K._gather_transposed(X, mean, rows, r0, m, Xt)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gather_transposed_matches_numpy(dtype):
+    # the 4 x 4 shuffle blocks and both remainders (features and rows not multiples of 4)
+    rng = np.random.RandomState(0)
+    for d in range(1, 11):
+        X = rng.randn(50, d).astype(dtype)
+        mean = rng.randn(d).astype(dtype)
+        rows = rng.permutation(50)
+        for r0, m in [(0, 1), (3, 4), (5, 7), (10, 13), (0, 50)]:
+            Xt = np.full((K._pad4(d), K.TILE_STRIDE), -7.0, dtype=dtype)
+            _gather_all(X, mean, rows, r0, m, Xt)
+            assert_array_equal(Xt[:d, :m], (X[rows[r0 : r0 + m]] - mean).T)
+            # nothing else is written
+            assert np.all(Xt[d:] == -7.0) and np.all(Xt[:, m:] == -7.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
