@@ -133,6 +133,14 @@ def _n_groups(n_clusters, dtype):
     return max(1, round(n_clusters / 8))
 
 
+def _column_mean(X):
+    """``X.mean(axis=0)`` of dense C-ordered X, bit for bit (a kernel without NumPy's
+    per-row overhead where NumPy sums row after row)."""
+    if X.shape[1] >= 2 and X.shape[0] > 0 and X.flags.c_contiguous:
+        return _k._column_mean(X)
+    return X.mean(axis=0)
+
+
 def _tolerance(X, tol):
     """Return a tolerance which is dependent on the dataset (mean feature variance * tol)."""
     if tol == 0:
@@ -140,7 +148,10 @@ def _tolerance(X, tol):
     if sp.issparse(X):
         variances = mean_variance_axis(X, axis=0)[1]
     else:
-        variances = np.var(X, axis=0)
+        if X.shape[1] >= 2 and X.shape[0] > 0 and X.flags.c_contiguous:
+            variances = _k._column_var(X)  # np.var(X, axis=0), without a copy of X
+        else:
+            variances = np.var(X, axis=0)
     return np.mean(variances) * tol
 
 
@@ -982,7 +993,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if not sp.issparse(X):
             # the data are clustered centred (as scikit-learn does, for accuracy), as
             # X - X_mean computed on the fly
-            X_mean = X.mean(axis=0)
+            X_mean = _column_mean(X)
             if init_is_array_like:
                 init -= X_mean
             x_squared_norms = None  # dense kernels compute differences directly

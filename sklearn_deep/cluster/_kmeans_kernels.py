@@ -1155,6 +1155,46 @@ def _finish_mstep(
 # inertia, per-sample distances
 
 
+@njit(cache=CACHE)
+def _column_mean(X):
+    """``X.mean(axis=0)`` for a C-contiguous X with at least two columns, bit for bit.
+
+    NumPy reduces such an array row after row, each column in X's dtype, then divides by
+    ``n_samples``; this does the same additions in the same order without NumPy's
+    per-row loop overhead (5-6 times faster at 16 columns). With one column NumPy sums
+    pairwise instead: the caller uses NumPy there.
+    """
+    n_samples, n_features = X.shape
+    acc = np.zeros(n_features, dtype=X.dtype)
+    for i in range(n_samples):
+        for f in range(n_features):
+            acc[f] += X[i, f]
+    out = np.empty(n_features, dtype=X.dtype)
+    count = X.dtype.type(n_samples)
+    for f in range(n_features):
+        out[f] = acc[f] / count
+    return out
+
+
+@njit(cache=CACHE)
+def _column_var(X):
+    """``X.var(axis=0)`` for a C-contiguous X with at least two columns, bit for bit, and
+    without NumPy's temporary copy of X (the same operations in the same order as
+    :func:`numpy.var`: the column means, then the sums of squared deviations, row after
+    row, in X's dtype)."""
+    n_samples, n_features = X.shape
+    mean = _column_mean(X)
+    acc = np.zeros(n_features, dtype=X.dtype)
+    for i in range(n_samples):
+        for f in range(n_features):
+            diff = X[i, f] - mean[f]
+            acc[f] += diff * diff
+    count = X.dtype.type(n_samples)
+    for f in range(n_features):
+        acc[f] = acc[f] / count
+    return acc
+
+
 @njit(cache=CACHE, parallel=True)
 def _row_sq_norms(X, mean, out):
     """Squared norm of each row of ``X - mean``, accumulated in float64; writes ``out``

@@ -485,3 +485,14 @@ def test_float32_and_float64_kernels_agree():
     assert_array_equal(res[np.float32][0], res[np.float64][0])
     assert_allclose(res[np.float32][1], res[np.float64][1], rtol=1e-5, atol=1e-4)
     assert_allclose(res[np.float32][2], res[np.float64][2], rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 2), (7, 3), (3000, 16), (40, 300), (20000, 2)])
+def test_column_mean_and_var_equal_numpy_bit_for_bit(dtype, shape):
+    # the estimator centres X with this mean and scales tol with this variance, as
+    # scikit-learn does with NumPy's
+    X = (np.random.RandomState(0).randn(*shape) * 10 + 3).astype(dtype)
+    assert_array_equal(K._column_mean(X), X.mean(axis=0))
+    assert_array_equal(K._column_var(X), X.var(axis=0))
+    assert K._column_mean(X).dtype == dtype and K._column_var(X).dtype == dtype
