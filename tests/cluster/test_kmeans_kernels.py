@@ -144,11 +144,20 @@ def test_lloyd_iter_sparse_matches_oracle(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "k, n_groups",
-    [(5, 1), (5, 2), (24, 1), (24, 3), (K.FUSED_MAX_CLUSTERS + 6, 9)],  # last: BLAS path
+    "k, n_groups, d",
+    [
+        (5, 1, 5),
+        (5, 2, 5),
+        (24, 1, 5),
+        (24, 3, 5),
+        (K.FUSED_MAX_CLUSTERS + 6, 9, 5),  # BLAS path
+        # failing bounds retested with the exact distance to the own centre
+        (60, 1, K.RETEST_MIN_WORK // 60 + 1),
+        (K.FUSED_MAX_CLUSTERS + 6, 9, K.RETEST_MIN_WORK // 70 + 1),
+    ],
 )
-def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups):
-    X, centers, sw = _data(n=1500, d=5, k=k, dtype=dtype, seed=1)
+def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups, d):
+    X, centers, sw = _data(n=1500, d=d, k=k, dtype=dtype, seed=1)
     n, d = X.shape
     eps = 16.0 * (d + 4) * float(np.finfo(dtype).eps)
     perm, gstart = _center_groups(centers, n_groups)
@@ -223,7 +232,9 @@ def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups):
         c_new = np.empty_like(c)
         K._finish_mstep(csum, wic, c, c_new, shift, half_sep, eps, True)
         c = c_new
-    assert skipped > n  # the bounds do spare distance computations
+    # the bounds do spare distance computations (fewer in high dimension, where random
+    # data keep the centres at similar distances)
+    assert skipped > (n if d <= 5 else 0)
 
 
 def test_running_sums_of_emptied_cluster_are_exactly_zero():
