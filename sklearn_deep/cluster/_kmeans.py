@@ -133,12 +133,17 @@ def _n_groups(n_clusters, dtype):
     return max(1, round(n_clusters / 8))
 
 
+def _sums_row_after_row(X):
+    """Whether NumPy reduces dense X over axis 0 row after row (at least two columns, C
+    order), the order the column kernels reproduce bit for bit; with one column it sums
+    pairwise."""
+    return X.shape[1] >= 2 and X.shape[0] > 0 and X.flags.c_contiguous
+
+
 def _column_mean(X):
-    """``X.mean(axis=0)`` of dense C-ordered X, bit for bit (a kernel without NumPy's
-    per-row overhead where NumPy sums row after row)."""
-    if X.shape[1] >= 2 and X.shape[0] > 0 and X.flags.c_contiguous:
-        return _k._column_mean(X)
-    return X.mean(axis=0)
+    """``X.mean(axis=0)`` of dense X, bit for bit (a kernel without NumPy's per-row
+    overhead where it can)."""
+    return _k._column_mean(X) if _sums_row_after_row(X) else X.mean(axis=0)
 
 
 def _tolerance(X, tol):
@@ -148,7 +153,7 @@ def _tolerance(X, tol):
     if sp.issparse(X):
         variances = mean_variance_axis(X, axis=0)[1]
     else:
-        if X.shape[1] >= 2 and X.shape[0] > 0 and X.flags.c_contiguous:
+        if _sums_row_after_row(X):
             variances = _k._column_var(X)  # np.var(X, axis=0), without a copy of X
         else:
             variances = np.var(X, axis=0)
