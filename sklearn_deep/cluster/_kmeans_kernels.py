@@ -206,7 +206,7 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
     sig = types.void(X, i0, i1, i2, i3, f, mean, Xt, r)
 
     def codegen(context, builder, signature, args):
-        x_ty, f_ty, mean_ty, xt_ty, r_ty = (signature.args[k] for k in (0, 5, 6, 7, 8))
+        x_ty, mean_ty, xt_ty = (signature.args[k] for k in (0, 6, 7))
         vec_ty = ir.VectorType(context.get_value_type(x_ty.dtype), 4)
         align = x_ty.dtype.bitwidth // 8
         x_arr = context.make_array(x_ty)(context, builder, args[0])
