@@ -18,7 +18,6 @@ sequences.
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.model_selection import train_test_split
 
 from sklearn_deep.neural_network import TransformerClassifier
@@ -58,16 +57,11 @@ for name, model in models.items():
 # %%
 # Read the attention weights
 # --------------------------
-# The fitted torch module is ``module_``. We run its embedding and its first encoder block's
-# self-attention by hand, asking for the weights (n_samples, n_heads, n_steps, n_steps).
+# :meth:`~sklearn_deep.neural_network.TransformerClassifier.attention_weights` runs the same
+# forward pass as ``predict`` and returns the softmax weights of every block and head, of
+# shape (n_samples, num_layers, n_heads, n_steps, n_steps). We keep the first block.
 def first_layer_attention(model, X):
-    module = model.module_.eval()
-    with torch.no_grad():
-        Z, lengths = module._embed(torch.as_tensor(X, dtype=torch.long))
-        valid = torch.arange(Z.shape[1])[None, :] < lengths[:, None]
-        block = module.blocks[0]
-        _, weights = block.attn(block.norm1(Z), valid, causal=module.causal, need_weights=True)
-    return weights.numpy()
+    return model.attention_weights(X)[:, 0]
 
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))

@@ -556,8 +556,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         self._train_epochs(X, codes, 1, seed, initialize=first)
         return self
 
-    def _logits(self, X):
-        """Float64 logits of shape (n_samples, n_classes) from a float64 copy of the module."""
+    def _module_outputs(self, X, run):
+        """``run(module, batch)`` over ``X`` in batches, on a float64 copy of the fitted module
+        in eval mode (no gradients), the batch outputs concatenated along the first axis into
+        a float64 ndarray. ``X`` is validated as in ``predict``."""
         check_is_fitted(self)
         X = self._prepare_X(X, reset=False)
         if tuple(X.shape[1:]) != self._sample_shape:
@@ -567,13 +569,20 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         device = self.net_.device
         module = copy.deepcopy(self.module_).to(dtype=torch.float64).eval()
-        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        out = None
         with torch.no_grad():
             for start in range(0, X.shape[0], _PREDICT_BATCH_SIZE):
                 xb = self._as_tensor(X[start : start + _PREDICT_BATCH_SIZE], np.float64)
-                logits = module(xb.to(device) if device is not None else xb)
-                out[start : start + _PREDICT_BATCH_SIZE] = logits.cpu().numpy()
+                result = run(module, xb.to(device) if device is not None else xb)
+                result = result.cpu().numpy()
+                if out is None:
+                    out = np.empty((X.shape[0], *result.shape[1:]), dtype=np.float64)
+                out[start : start + _PREDICT_BATCH_SIZE] = result
         return out
+
+    def _logits(self, X):
+        """Float64 logits of shape (n_samples, n_classes) from a float64 copy of the module."""
+        return self._module_outputs(X, lambda module, xb: module(xb))
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits, computed in float64).

@@ -1,10 +1,7 @@
 """Recurrent (LSTM / GRU / RNN) sequence classifier on skorch."""
 
-import copy
 from numbers import Integral, Real
 
-import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -278,8 +275,4 @@ class LSTMClassifier(BaseSequenceClassifier):
             raise ValueError(
                 f"attention_weights needs pooling='attention', got pooling={self.pooling!r}."
             )
-        X = self._prepare_X(X, reset=False)
-        module = copy.deepcopy(self.module_).to(dtype=torch.float64).cpu().eval()
-        with torch.no_grad():
-            _, weights = module.pool(self._as_tensor(X, np.float64))
-        return weights.numpy()
+        return self._module_outputs(X, lambda module, xb: module.attention_weights(xb))

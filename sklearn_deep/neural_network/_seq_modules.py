@@ -414,6 +414,12 @@ class RecurrentClassifierModule(nn.Module):
         pooled, _ = self.pool(X)
         return self.head(self.dropout(pooled))
 
+    def attention_weights(self, X):
+        """Attention-pooling weights over the steps, (n, T); pooling='attention' only."""
+        if self.pooling != "attention":
+            raise ValueError("attention weights exist only with pooling='attention'")
+        return self.pool(X)[1]
+
 
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head scaled dot-product self-attention.
@@ -487,9 +493,15 @@ class TransformerEncoderBlock(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x, valid, causal=False):
-        x = x + self.dropout(self.attn(self.norm1(x), valid, causal=causal))
-        return x + self.dropout(self.ff(self.norm2(x)))
+    def forward(self, x, valid, causal=False, need_weights=False):
+        """Return the block's output (n, T, d_model), and with ``need_weights`` also the
+        attention weights (n, n_heads, T, T)."""
+        attended = self.attn(self.norm1(x), valid, causal=causal, need_weights=need_weights)
+        if need_weights:
+            attended, weights = attended
+        x = x + self.dropout(attended)
+        x = x + self.dropout(self.ff(self.norm2(x)))
+        return (x, weights) if need_weights else x
 
 
 class TransformerClassifierModule(nn.Module):
@@ -604,6 +616,20 @@ class TransformerClassifierModule(nn.Module):
         for block in self.blocks:
             Z = block(Z, valid, causal=self.causal)
         return self.norm(Z), lengths
+
+    def attention_weights(self, X):
+        """Self-attention weights of every block, stacked: (n, num_layers, n_heads, T', T').
+
+        ``weights[i, l, h, q, k]`` is the weight that query step ``q`` gives to key step
+        ``k`` in head ``h`` of block ``l`` (the same computation as :meth:`encode`).
+        """
+        Z, lengths = self._embed(X)
+        valid = _valid_mask(lengths, Z.shape[1])
+        maps = []
+        for block in self.blocks:
+            Z, weights = block(Z, valid, causal=self.causal, need_weights=True)
+            maps.append(weights)
+        return torch.stack(maps, dim=1)
 
     def forward(self, X):
         H, lengths = self.encode(X)

@@ -242,3 +242,25 @@ class TransformerClassifier(BaseSequenceClassifier):
             "causal": self.causal,
             "pooling": self.pooling,
         }
+
+    def attention_weights(self, X):
+        """Self-attention weights of every encoder block.
+
+        The same forward pass as ``predict`` (eval mode, float64), returning the softmax
+        weights ``softmax(Q K^T / sqrt(d_k))`` of each head, after the padding and causal
+        masks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T) or (n_samples, T, C)
+            Samples, as in ``predict``.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples, num_layers, n_heads, T', T')
+            ``weights[i, l, h, q, k]``: the weight that query step ``q`` gives to key step
+            ``k`` in head ``h`` of block ``l``. Each row (last axis) sums to one and is zero
+            on padding keys and, with ``causal=True``, on keys after ``q``. ``T' = T + 1``
+            with ``pooling='cls'``, whose classification token is step 0.
+        """
+        return self._module_outputs(X, lambda module, xb: module.attention_weights(xb))

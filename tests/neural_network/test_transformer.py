@@ -72,6 +72,57 @@ def test_causal_representation_at_t_ignores_later_tokens():
     assert not np.allclose(H[:, 4:].numpy(), H2[:, 4:].numpy())
 
 
+@pytest.mark.parametrize(
+    "params", [dict(pooling="mean"), dict(pooling="cls"), dict(pooling="last", causal=True)]
+)
+def test_attention_weights_are_masked_distributions(params):
+    X, y = _token_task(n=80)
+    clf = TransformerClassifier(**{**FAST, "num_layers": 2, "max_epochs": 2}, **params)
+    clf.fit(X, y)
+    proba = clf.predict_proba(X)
+    w = clf.attention_weights(X)
+    extra = 1 if params["pooling"] == "cls" else 0
+    T = X.shape[1] + extra
+    assert w.shape == (len(X), 2, 2, T, T) and w.dtype == np.float64
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, atol=1e-12)
+    lengths = np.array([np.flatnonzero(r)[-1] + 1 for r in X]) + extra
+    for row, length in zip(w, lengths):
+        assert (row[..., length:] == 0).all()  # padding keys get no weight
+        assert (row[..., :length] > 0).any()
+    if params.get("causal"):
+        assert (np.triu(w, k=1) == 0).all()
+        assert (np.tril(w[..., : X.shape[1] // 2, : X.shape[1] // 2]) > 0).any()
+    # batch size does not matter, and asking for the weights leaves the model unchanged
+    np.testing.assert_allclose(clf.attention_weights(X[17:31]), w[17:31], atol=1e-12)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_attention_weights_path_computes_the_fast_attention():
+    """The blocks' explicit softmax path (which returns the weights) gives the outputs of the
+    fused scaled_dot_product_attention path used in training and predict."""
+    X, y = _token_task(n=40)
+    for causal in (False, True):
+        clf = TransformerClassifier(
+            **{**FAST, "num_layers": 2, "max_epochs": 2}, causal=causal, pooling="last"
+        ).fit(X, y)
+        module = clf.module_.double().eval()
+        with torch.no_grad():
+            Z, lengths = module._embed(torch.as_tensor(X))
+            valid = torch.arange(Z.shape[1])[None, :] < lengths[:, None]
+            for block in module.blocks:
+                fast = block(Z, valid, causal=causal)
+                Z, weights = block(Z, valid, causal=causal, need_weights=True)
+                np.testing.assert_allclose(Z.numpy(), fast.numpy(), atol=1e-12)
+        assert weights.shape == (len(X), 2, X.shape[1], X.shape[1])
+
+
+def test_attention_weights_reject_a_different_sequence_length():
+    X, y = _token_task(n=40)
+    clf = TransformerClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="expecting 10 features"):
+        clf.attention_weights(X[:, :-1])
+
+
 def test_permutation_invariance_needs_no_positional_encoding():
     rng = np.random.default_rng(0)
     X = rng.integers(1, 15, size=(120, 8))  # no padding
