@@ -1327,6 +1327,15 @@ def _euclidean_sparse(data, indices, indptr, centers, centers_sq_norms, out):
 
 # ---------------------------------------------------------------------------------------------
 # k-means++ seeding
+#
+# Each greedy step streams X once for its candidates (one row at a time, the candidates' direct
+# differences reduced along the row). Measured alternatives at (200k, 64, 256) float64 on the
+# 2-core development machine, none faster end to end (so not kept): 2 x 4 and 4 x 4 register
+# blocks of rows x candidates; transposed sample tiles; candidates in the vector lanes with
+# broadcast multiply-adds (hand-written LLVM IR, software prefetch, the ||x||^2 - 2 <x, c> +
+# ||c||^2 form); BLAS products over chunks; a float32 screening copy of X; a bit mask instead
+# of writing every trial's distances; triangle-inequality pruning (prunes 1-4% of the rows of
+# that overlapping data). A pass takes 5.5-7 ms there, against 3.3 ms to stream X alone.
 
 
 @njit(cache=CACHE, parallel=True)
