@@ -1328,14 +1328,23 @@ def _euclidean_sparse(data, indices, indptr, centers, centers_sq_norms, out):
 # ---------------------------------------------------------------------------------------------
 # k-means++ seeding
 #
-# Each greedy step streams X once for its candidates (one row at a time, the candidates' direct
-# differences reduced along the row). Measured alternatives at (200k, 64, 256) float64 on the
-# 2-core development machine, none faster end to end (so not kept): 2 x 4 and 4 x 4 register
-# blocks of rows x candidates; transposed sample tiles; candidates in the vector lanes with
-# broadcast multiply-adds (hand-written LLVM IR, software prefetch, the ||x||^2 - 2 <x, c> +
-# ||c||^2 form); BLAS products over chunks; a float32 screening copy of X; a bit mask instead
-# of writing every trial's distances; triangle-inequality pruning (prunes 1-4% of the rows of
-# that overlapping data). A pass takes 5.5-7 ms there, against 3.3 ms to stream X alone.
+# Plain pass (:func:`_kmeanspp_trials_dense`): each greedy step streams X once for its
+# candidates (one row at a time, the candidates' direct differences reduced along the row).
+# At (200k, 64, 256) float64 on the 2-core development machine a pass takes 5.5-7 ms, against
+# 3.3 ms to stream X alone, and none of these was faster end to end: 2 x 4 and 4 x 4 register
+# blocks of rows x candidates; transposed sample tiles gathered on the fly; candidates in the
+# vector lanes (hand-written LLVM IR, software prefetch, the ||x||^2 - 2 <x, c> + ||c||^2
+# form); BLAS products over chunks; a bit mask instead of writing every trial's distances;
+# triangle-inequality pruning (prunes 1-4% of the rows of that overlapping data).
+#
+# Screened pass (:func:`_kmeanspp_trials_screened`, float64 X with many features): a float32
+# copy of the centred X, stored in transposed tiles of SCREEN_TILE samples, is streamed
+# instead (half the bytes, and 16 samples x 8 candidates per register tile). A rigorous bound
+# on the rounding of both computations tells when every candidate's float64 distance is at
+# least the sample's current closest distance; only the other samples (about 1% late in the
+# seeding at (200k, 64, 256), 10-15% of that data at 16-32 features) get their exact float64
+# distances, from X, computed as the plain pass computes them. The potentials and the chosen
+# centres are therefore bit-identical to the plain pass. 2.2-2.5 ms a pass at (200k, 64, 256).
 
 
 @njit(cache=CACHE, parallel=True)
@@ -1379,8 +1388,269 @@ def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_tri
             pots[b, t] = pot[t]
 
 
+SCREEN_TILE = 16
+SCREEN_GROUP = 8
+# the float32 screen needs |x - m| well inside float32's range; beyond, the plain pass runs
+SCREEN_MAX_NORM = 1e18
+
+
+@intrinsic
+def _screen_tile(typingctx, T, j, S, g, out):
+    """``out[c, r] = sum_f (T[j, f, r] - S[8 g + c, f]) ** 2`` for ``c < 8``, ``r < 16``.
+
+    float32 throughout: the tile ``T[j]`` (n_features, 16) holds 16 samples transposed, ``S``
+    (n_groups * 8, n_features) the candidates; eight 16-lane accumulators stay in registers
+    (one vector load of the tile and eight broadcasts per feature). ``out`` is (>= 8, 16).
+    """
+    sig = types.void(T, j, S, g, out)
+
+    def codegen(context, builder, signature, args):
+        t_ty, j_ty, s_ty, g_ty, out_ty = signature.args
+        vec = ir.VectorType(ir.FloatType(), SCREEN_TILE)
+        i32 = ir.IntType(32)
+        intp = context.get_value_type(types.intp)
+        t_arr = context.make_array(t_ty)(context, builder, args[0])
+        s_arr = context.make_array(s_ty)(context, builder, args[2])
+        out_arr = context.make_array(out_ty)(context, builder, args[4])
+        j = context.cast(builder, args[1], j_ty, types.intp)
+        c0 = builder.mul(
+            context.cast(builder, args[3], g_ty, types.intp), ir.Constant(intp, SCREEN_GROUP)
+        )
+        n_features = builder.extract_value(t_arr.shape, 1)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v16f32"
+        )
+        accs = []
+        for _ in range(SCREEN_GROUP):
+            a = cgutils.alloca_once(builder, vec)
+            builder.store(ir.Constant(vec, [0.0] * SCREEN_TILE), a)
+            accs.append(a)
+        splat = ir.Constant(ir.VectorType(i32, SCREEN_TILE), [0] * SCREEN_TILE)
+        zero = ir.Constant(intp, 0)
+        with cgutils.for_range(builder, n_features) as loop:
+            f = loop.index
+            xp = cgutils.get_item_pointer(
+                context, builder, t_ty, t_arr, [j, f, zero], wraparound=False
+            )
+            x = builder.load(builder.bitcast(xp, vec.as_pointer()), align=4)
+            for c in range(SCREEN_GROUP):
+                sp = cgutils.get_item_pointer(
+                    context,
+                    builder,
+                    s_ty,
+                    s_arr,
+                    [builder.add(c0, ir.Constant(intp, c)), f],
+                    wraparound=False,
+                )
+                s = builder.insert_element(
+                    ir.Constant(vec, ir.Undefined), builder.load(sp), ir.Constant(i32, 0)
+                )
+                s = builder.shuffle_vector(s, ir.Constant(vec, ir.Undefined), splat)
+                diff = builder.fsub(x, s)
+                builder.store(builder.call(fma, [diff, diff, builder.load(accs[c])]), accs[c])
+        for c in range(SCREEN_GROUP):
+            op = cgutils.get_item_pointer(
+                context, builder, out_ty, out_arr, [ir.Constant(intp, c), zero], wraparound=False
+            )
+            builder.store(builder.load(accs[c]), builder.bitcast(op, vec.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx, X, i, f):
+    """Prefetch, for reading, the cache line that holds ``X[i, f]``."""
+    sig = types.void(X, i, f)
+
+    def codegen(context, builder, signature, args):
+        x_ty, i_ty, f_ty = signature.args
+        x_arr = context.make_array(x_ty)(context, builder, args[0])
+        i = context.cast(builder, args[1], i_ty, types.intp)
+        f = context.cast(builder, args[2], f_ty, types.intp)
+        p = cgutils.get_item_pointer(context, builder, x_ty, x_arr, [i, f], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        pf = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0i8",
+        )
+        builder.call(
+            pf,
+            [builder.bitcast(p, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)],
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=CACHE, parallel=True)
+def _screen_copy(X, m, tiles, ynorm):
+    """The screening copy: ``tiles[j, f, r] = float32(X[16 j + r, f] - m[f])`` (zero past the
+    last sample) and ``ynorm[i] = ||X[i] - m||`` (float64). Returns ``max(ynorm)``."""
+    n_samples, n_features = X.shape
+    n_tiles = tiles.shape[0]
+    tile_max = np.zeros(n_tiles)
+    for j in prange(n_tiles):
+        for r in range(SCREEN_TILE):
+            i = j * SCREEN_TILE + r
+            if i < n_samples:
+                acc = 0.0
+                for f in range(n_features):
+                    v = np.float64(X[i, f]) - m[f]
+                    tiles[j, f, r] = np.float32(v)
+                    acc += v * v
+                ynorm[i] = math.sqrt(acc)
+                tile_max[j] = max(tile_max[j], ynorm[i])
+            else:
+                for f in range(n_features):
+                    tiles[j, f, r] = np.float32(0.0)
+    return tile_max.max() if n_tiles > 0 else 0.0
+
+
+@njit(cache=CACHE, parallel=True)
+def _kmeanspp_trials_screened(
+    X, sample_weight, shifted, S, zmax, tiles, ynorm, closest, pots, rows, vals, counts
+):
+    """:func:`_kmeanspp_trials_dense` through the float32 screening copy: the same ``pots``,
+    bit for bit; the capped distances are written for the samples that need them only.
+
+    The screen computes ``q = ||x~ - s~||^2`` in float32, where ``x~ = float32(x - m)`` and
+    ``s~ = float32(s - m)`` (``s`` a candidate as the plain pass holds it, ``m`` any shift).
+    Each coordinate is within ``eps |.|`` of its exact value (``eps`` just above 2**-24), so
+    ``||x - s|| >= sqrt(Q) - e`` with ``e = eps (||x - m|| + ||s - m||)``; the float32 sum
+    of squares obeys ``q <= Q (1 + g32)`` and the plain pass's float64 one ``d >= D (1 - g64)``
+    (``g = 2 (n_features + 4) u``, above the textbook ``gamma_{n_features + 2}``). With
+    ``(a + e)^2 <= a^2 (1 + eta) + e^2 (1 + 1 / eta)``, ``q >= thr`` where
+    ``thr = (cl (1 + eta) / (1 - g64) + e^2 (1 + 1 / eta) + 2**-100) (1 + g32)`` (rounded up)
+    proves ``d >= cl``: the capped distance is ``cl`` (the ``2**-100`` covers underflow).
+    A sample with a candidate below ``thr`` is flagged; flagged samples get every
+    candidate's exact distance, as the plain pass computes it.
+
+    Parameters
+    ----------
+    X, sample_weight, closest, pots
+        As in :func:`_kmeanspp_trials_dense` (X float64).
+    shifted : ndarray of shape (n_trials, n_features), float64
+        The candidates in X's frame (``candidate + mean``).
+    S : ndarray of shape (n_groups * 8, n_features), float32
+        ``float32(shifted - m)``, padded by repeating a candidate.
+    zmax : float
+        ``max_t ||shifted[t] - m||``.
+    tiles, ynorm
+        The screening copy of :func:`_screen_copy`.
+    rows : ndarray of shape (n_samples,), intp
+        Written: block ``b``'s flagged samples, in order, from its first sample's position.
+    vals : ndarray of shape (n_samples, n_trials), float64
+        Written alongside ``rows``: ``min(closest, ||x - candidate||^2)``.
+    counts : ndarray of shape (n_blocks,), intp
+        Written: the number of flagged samples of each block.
+    """
+    n_samples, n_features = X.shape
+    n_trials = shifted.shape[0]
+    n_groups = S.shape[0] // SCREEN_GROUP
+    n_blocks = _n_blocks(n_samples)
+    u32 = 2.0**-24
+    eps = (1.001 * u32 + 2.0**-50) * (1.0 + 2.0**-30)
+    g32 = 2.0 * (n_features + 4) * u32
+    g64 = 2.0 * (n_features + 4) * 2.0**-53
+    eta = 2.0**-20
+    # (1 + 2**-21) covers the float64 rounding of thr and its rounding to float32
+    slack = (1.0 + g32) * (1.0 + 2.0**-21)
+    k1 = (1.0 + eta) / (1.0 - g64) * slack
+    k2 = (1.0 + 1.0 / eta) * slack
+    k3 = 2.0**-100 * slack
+    e0 = math.sqrt(n_features) * 2.0**-140 + eps * zmax
+    line = max(64 // X.itemsize, 1)
+    ahead = 8
+    for b in prange(n_blocks):
+        start, end = _block_bounds(b, n_blocks, n_samples)
+        pot = np.zeros(n_trials)
+        out = np.empty((n_groups * SCREEN_GROUP, SCREEN_TILE), dtype=np.float32)
+        low = np.empty(SCREEN_TILE, dtype=np.float32)
+        cnt = 0
+        # 1. screen: list the samples with a candidate below their threshold
+        for j in range(start // SCREEN_TILE, (end - 1) // SCREEN_TILE + 1):
+            for g in range(n_groups):
+                _screen_tile(tiles, j, S, g, out[g * SCREEN_GROUP :])
+            base = j * SCREEN_TILE
+            for r in range(SCREEN_TILE):
+                low[r] = out[0, r]
+            for t in range(1, n_trials):
+                for r in range(SCREEN_TILE):
+                    low[r] = min(low[r], out[t, r])
+            for r in range(max(start - base, 0), min(end - base, SCREEN_TILE)):
+                e = eps * ynorm[base + r] + e0
+                thr = np.float32(closest[base + r] * k1 + e * e * k2 + k3)
+                rows[start + cnt] = base + r
+                cnt += low[r] < thr
+        # 2. exact distances of the flagged samples (all candidates: a ruled-out candidate's
+        # distance is >= closest, so the cap gives closest as the plain pass does)
+        stop = start + cnt
+        for p in range(start, min(start + ahead, stop)):
+            for f in range(0, n_features, line):
+                _prefetch(X, rows[p], f)
+        for p in range(start, stop):
+            if p + ahead < stop:
+                for f in range(0, n_features, line):
+                    _prefetch(X, rows[p + ahead], f)
+            i = rows[p]
+            cl = closest[i]
+            for t in range(n_trials):
+                d = X.dtype.type(_sqdist_rows_shifted(X, i, shifted, t))
+                vals[p, t] = min(d, cl)
+        # 3. potentials, summed in sample order as the plain pass sums them
+        p = start
+        for i in range(start, end):
+            w = sample_weight[i]
+            if p < stop and rows[p] == i:
+                for t in range(n_trials):
+                    pot[t] += np.float64(vals[p, t]) * w
+                p += 1
+            else:
+                v = np.float64(closest[i]) * w
+                for t in range(n_trials):
+                    pot[t] += v
+        counts[b] = cnt
+        for t in range(n_trials):
+            pots[b, t] = pot[t]
+
+
+@njit(cache=CACHE, parallel=True)
+def _kmeanspp_take_screened(closest, rows, vals, counts, best):
+    """``closest`` becomes candidate ``best``'s capped distances (flagged samples only: the
+    others keep theirs)."""
+    n_samples = closest.shape[0]
+    n_blocks = counts.shape[0]
+    for b in prange(n_blocks):
+        start, _ = _block_bounds(b, n_blocks, n_samples)
+        for k in range(counts[b]):
+            closest[rows[start + k]] = vals[start + k, best]
+
+
+@njit(cache=CACHE, parallel=True)
+def _screen_shift(X):
+    """Column means of X in float64 (block partial sums): the screening copy's centre."""
+    n_samples, n_features = X.shape
+    n_blocks = _n_blocks(n_samples)
+    partial = np.zeros((max(n_blocks, 1), n_features))
+    for b in prange(n_blocks):
+        start, end = _block_bounds(b, n_blocks, n_samples)
+        for i in range(start, end):
+            for f in range(n_features):
+                partial[b, f] += X[i, f]
+    m = np.zeros(n_features)
+    for b in range(n_blocks):
+        for f in range(n_features):
+            m[f] += partial[b, f]
+    for f in range(n_features):
+        m[f] /= max(n_samples, 1)
+    return m
+
+
 @njit(cache=CACHE)
-def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
+def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
     """Greedy k-means++ on dense ``X - mean``, the loop of scikit-learn's
     ``_kmeans_plusplus`` compiled whole (no Python work between the parallel passes).
 
@@ -1393,6 +1663,10 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
     rand_vals : ndarray of shape (n_clusters - 1, n_local_trials), float64
         The uniform draws of each later step (``random_state.uniform``, drawn at once:
         the same values as one call per step); scaled by the current potential here.
+    screen : bool, default=False
+        Run the steps through the float32 screening copy (:func:`_kmeanspp_trials_screened`;
+        float64 X only, and only where X's centred norms stay below ``SCREEN_MAX_NORM``).
+        The result is the same either way.
 
     Returns
     -------
@@ -1419,12 +1693,39 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
     block_pots = pots[:, 0].copy()
     pots = np.zeros((n_blocks, n_trials))
     closest = first_dist[0]
-    # two distance buffers, used in turn: the best candidate's row becomes ``closest``
-    # (read by the next pass, which writes the other buffer)
-    buffers = np.empty((2, n_trials, n_samples), dtype=X.dtype)
     cand = np.empty((n_trials, n_features), dtype=X.dtype)
     candidate_ids = np.empty(n_trials, dtype=np.int64)
     targets = np.empty(n_trials)
+
+    screen = screen and X.itemsize == 8 and n_steps > 0
+    if screen:
+        m = _screen_shift(X)
+        n_tiles = (n_samples + SCREEN_TILE - 1) // SCREEN_TILE
+        tiles = np.empty((n_tiles, n_features, SCREEN_TILE), dtype=np.float32)
+        ynorm = np.empty(n_samples)
+        screen = _screen_copy(X, m, tiles, ynorm) <= SCREEN_MAX_NORM
+    else:  # (typed placeholders)
+        m = np.zeros(1)
+        tiles = np.empty((0, 0, SCREEN_TILE), dtype=np.float32)
+        ynorm = np.empty(0)
+    n_groups = (n_trials + SCREEN_GROUP - 1) // SCREEN_GROUP
+    if screen:
+        S = np.zeros((n_groups * SCREEN_GROUP, n_features), dtype=np.float32)
+        shifted = np.empty((n_trials, n_features))
+        rows = np.empty(n_samples, dtype=np.intp)
+        vals = np.empty((n_samples, n_trials))
+        counts = np.zeros(n_blocks, dtype=np.intp)
+        buffers = np.empty((2, 0, 0), dtype=X.dtype)
+    else:
+        S = np.zeros((0, 0), dtype=np.float32)
+        shifted = np.empty((0, 0))
+        rows = np.empty(0, dtype=np.intp)
+        vals = np.empty((0, 0))
+        counts = np.zeros(0, dtype=np.intp)
+        # two distance buffers, used in turn: the best candidate's row becomes ``closest``
+        # (read by the next pass, which writes the other buffer)
+        buffers = np.empty((2, n_trials, n_samples), dtype=X.dtype)
+
     for c in range(1, n_steps + 1):
         for t in range(n_trials):
             targets[t] = rand_vals[c - 1, t] * current_pot
@@ -1432,8 +1733,27 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
         for t in range(n_trials):
             for f in range(n_features):
                 cand[t, f] = X[candidate_ids[t], f] - mean[f]
-        dist = buffers[c % 2]
-        _kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
+        if screen:
+            # the candidates as the plain pass holds them (shifted back by the mean)
+            zmax = 0.0
+            for t in range(n_trials):
+                zz = 0.0
+                for f in range(n_features):
+                    s = np.float64(cand[t, f]) + np.float64(mean[f])
+                    shifted[t, f] = s
+                    v = s - m[f]
+                    S[t, f] = np.float32(v)
+                    zz += v * v
+                zmax = max(zmax, math.sqrt(zz))
+            for t in range(n_trials, n_groups * SCREEN_GROUP):
+                for f in range(n_features):
+                    S[t, f] = S[0, f]
+            _kmeanspp_trials_screened(
+                X, sample_weight, shifted, S, zmax, tiles, ynorm, closest, pots, rows, vals, counts
+            )
+        else:
+            dist = buffers[c % 2]
+            _kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
         # first smallest potential (np.argmin), each summed in block order
         best = 0
         best_pot = np.inf
@@ -1445,7 +1765,10 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals):
                 best = t
                 best_pot = pot
         current_pot = best_pot
-        closest = dist[best]
+        if screen:
+            _kmeanspp_take_screened(closest, rows, vals, counts, best)
+        else:
+            closest = buffers[c % 2][best]
         for b in range(n_blocks):
             block_pots[b] = pots[b, best]
         indices[c] = candidate_ids[best]
