@@ -394,6 +394,17 @@ def kmeans_plusplus(
     return centers, indices
 
 
+def _weighted_choice(random_state, sample_weight):
+    """``random_state.choice(n_samples, p=sample_weight / sample_weight.sum())``: the same
+    index from the same single uniform draw, in one compiled pass instead of NumPy's checks,
+    cumulative sum and normalisation over copies (NumPy itself decides, and raises, when the
+    weights are not clearly valid probabilities)."""
+    total = sample_weight.sum()
+    if not _k._weighted_choice_ok(sample_weight, total):
+        return random_state.choice(sample_weight.shape[0], p=sample_weight / total)
+    return int(_k._weighted_choice(sample_weight, total, random_state.random_sample()))
+
+
 def _kmeans_plusplus(
     X,
     n_clusters,
@@ -445,7 +456,7 @@ def _kmeans_plusplus(
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
 
-    center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
+    center_id = _weighted_choice(random_state, sample_weight)
 
     if not is_sparse:
         centred = x_mean is not None

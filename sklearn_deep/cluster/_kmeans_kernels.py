@@ -23,7 +23,9 @@ Layout conventions
   changes (:func:`_move_sample`), in sample order, so the plain and the bounded kernels
   keep bit-identical sums.
 * Other distances (transform, inertia, bounds, k-means++) are accumulated directly, feature
-  by feature, as ``sum_f (x_f - c_f) ** 2``.
+  by feature, as ``sum_f (x_f - c_f) ** 2``. The k-means++ steps on float64 data may first
+  screen samples in float32 (:func:`_kmeanspp_trials_screened`); a rounding-error bound makes
+  the screen exact, so that the potentials stay bit-identical.
 * Centre sums, cluster weights, potentials and inertia are accumulated in float64.
 """
 
@@ -1478,7 +1480,12 @@ def _prefetch(typingctx, X, i, f):
         )
         builder.call(
             pf,
-            [builder.bitcast(p, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)],
+            [
+                builder.bitcast(p, i8p),
+                ir.Constant(i32, 0),
+                ir.Constant(i32, 3),
+                ir.Constant(i32, 1),
+            ],
         )
         return context.get_dummy_value()
 
@@ -1882,3 +1889,40 @@ def _kmeanspp_searchsorted(sample_weight, closest, rand_vals, out):
     while k < n_vals:
         out[order[k]] = n_samples - 1
         k += 1
+
+
+@njit(cache=CACHE)
+def _weighted_choice_ok(sample_weight, total):
+    """Whether ``p = sample_weight / total`` passes ``RandomState.choice``'s checks with room to
+    spare (non-negative, summing to 1 well within NumPy's tolerance); else the caller lets
+    NumPy decide (and raise)."""
+    if not (total > 0.0 and total < np.inf):
+        return False
+    s = 0.0
+    comp = 0.0
+    for i in range(sample_weight.shape[0]):
+        w = sample_weight[i]
+        if not (w >= 0.0):
+            return False
+        y = np.float64(w / total) - comp  # Kahan summation, as NumPy checks the sum
+        t = s + y
+        comp = (t - s) - y
+        s = t
+    return abs(s - 1.0) <= 1e-9
+
+
+@njit(cache=CACHE)
+def _weighted_choice(sample_weight, total, u):
+    """``RandomState.choice(n, p=sample_weight / total)`` given its uniform draw ``u``: the
+    same float64 cumulative sum ``cdf`` of ``p`` (in ``p``'s dtype, then widened), divided by
+    its last value, and the first index with ``cdf > u`` (``searchsorted(side='right')``)."""
+    n_samples = sample_weight.shape[0]
+    last = 0.0
+    for i in range(n_samples):
+        last += np.float64(sample_weight[i] / total)
+    cum = 0.0
+    for i in range(n_samples):
+        cum += np.float64(sample_weight[i] / total)
+        if cum / last > u:
+            return i
+    return n_samples - 1

@@ -507,3 +507,23 @@ def test_column_mean_and_var_equal_numpy_bit_for_bit(dtype, shape):
     assert_array_equal(K._column_mean(X), X.mean(axis=0))
     assert_array_equal(K._column_var(X), X.var(axis=0))
     assert K._column_mean(X).dtype == dtype and K._column_var(X).dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_choice_is_numpy_choice(dtype):
+    # the first k-means++ centre: RandomState.choice's index and random-number use, exactly
+    from sklearn_deep.cluster._kmeans import _weighted_choice
+
+    rng = np.random.RandomState(0)
+    for _ in range(400):
+        n = int(rng.choice([1, 2, 7, 300, 4000]))
+        sw = rng.uniform(0, 3, size=n) ** rng.choice([1, 4])
+        sw[rng.rand(n) < rng.choice([0.0, 0.8])] = 0.0
+        sw[rng.randint(n)] = rng.choice([1.0, 1e6])
+        sw = sw.astype(dtype)
+        seed = int(rng.randint(1 << 30))
+        a, b = np.random.RandomState(seed), np.random.RandomState(seed)
+        assert _weighted_choice(b, sw) == a.choice(n, p=sw / sw.sum())
+        assert b.random_sample() == a.random_sample()
+    with pytest.raises(ValueError, match="probabilities are not non-negative"):
+        _weighted_choice(np.random.RandomState(0), np.array([1.0, -1.0, 2.0], dtype=dtype))
