@@ -78,14 +78,8 @@ def _adversarial_closest(X, mean, cands, closest, rng):
     return closest
 
 
-@pytest.mark.parametrize("n", [1, 15, 17, 700, 3001])
-@pytest.mark.parametrize("d", [1, 3, 24, 33, 64])
-@pytest.mark.parametrize("n_trials", [1, 7, 8, 9, 17])
-def test_screened_pass_equals_plain_pass(n, d, n_trials):
-    rng = np.random.RandomState(n * 1000 + d * 10 + n_trials)
-    X = rng.randn(n, d) * 3 + rng.randint(0, 4, size=(n, 1)) * 5.0
-    mean = X.mean(axis=0)
-    sw = rng.uniform(0.2, 3.0, size=n)
+def _check_screen_on_adversarial_closest(X, mean, sw, n_trials, rng):
+    n = X.shape[0]
     cands = X[rng.randint(n, size=n_trials)] - mean
     closest = rng.uniform(0, 2, size=n) * np.min(
         _plain_pass(X, mean, sw, cands, np.full(n, np.inf))[0], axis=0
@@ -95,6 +89,17 @@ def test_screened_pass_equals_plain_pass(n, d, n_trials):
     dist_s, pots_s, _ = _screened_pass(X, mean, sw, cands, closest)
     assert_array_equal(dist_s, dist)
     assert_array_equal(pots_s, pots)
+
+
+@pytest.mark.parametrize("n", [1, 15, 17, 700, 3001])
+@pytest.mark.parametrize("d", [1, 3, 24, 33, 64])
+@pytest.mark.parametrize("n_trials", [1, 7, 8, 9, 17])
+def test_screened_pass_equals_plain_pass(n, d, n_trials):
+    rng = np.random.RandomState(n * 1000 + d * 10 + n_trials)
+    X = rng.randn(n, d) * 3 + rng.randint(0, 4, size=(n, 1)) * 5.0
+    mean = X.mean(axis=0)
+    sw = rng.uniform(0.2, 3.0, size=n)
+    _check_screen_on_adversarial_closest(X, mean, sw, n_trials, rng)
 
 
 @given(
@@ -114,15 +119,7 @@ def test_screened_pass_equals_plain_pass_property(n, d, n_trials, scale, offset,
         X[rng.randint(n, size=n // 3)] = X[0]
     mean = np.zeros(d) if rng.rand() < 0.5 else X.mean(axis=0)
     sw = rng.uniform(0.1, 2.0, size=n)
-    cands = X[rng.randint(n, size=n_trials)] - mean
-    closest = rng.uniform(0, 2, size=n) * np.min(
-        _plain_pass(X, mean, sw, cands, np.full(n, np.inf))[0], axis=0
-    )
-    closest = _adversarial_closest(X, mean, cands, closest, rng)
-    dist, pots = _plain_pass(X, mean, sw, cands, closest)
-    dist_s, pots_s, _ = _screened_pass(X, mean, sw, cands, closest)
-    assert_array_equal(dist_s, dist)
-    assert_array_equal(pots_s, pots)
+    _check_screen_on_adversarial_closest(X, mean, sw, n_trials, rng)
 
 
 def test_screen_rules_out_most_samples():
