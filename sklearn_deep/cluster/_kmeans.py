@@ -48,11 +48,6 @@ def _n_blocks(n_samples):
 # thread: waking a thread pool costs more than it saves (and much more on a busy machine)
 _PARALLEL_MIN_WORK = 1 << 18
 
-# dense float64 k-means++ runs its steps through the float32 screening copy from this many
-# features (same centres; see _kmeans_kernels). Measured at 200k samples: 1.2-1.7x faster
-# from 24 features, slower at 16 (where more samples need their exact distances)
-_KMEANSPP_SCREEN_MIN_FEATURES = 24
-
 
 @contextmanager
 def _threads_for(n_samples, n_clusters, n_features):
@@ -464,8 +459,11 @@ def _kmeans_plusplus(
         # the whole loop compiled; the uniform draws of all steps taken at once (the same
         # values, and the same final state of random_state, as one call per step)
         rand_vals = random_state.uniform(size=(n_clusters - 1, n_local_trials))
-        screen = dtype == np.float64 and n_features >= _KMEANSPP_SCREEN_MIN_FEATURES
-        indices = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals, screen)
+        # float64 data: the steps run through the float32 screen once few samples get closer
+        # at each step (same centres; see _kmeans_kernels). Not float32 data: their copy
+        # would be as large as X, for little gain
+        screen = int(dtype == np.float64)
+        indices, _ = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals, screen)
         centers[:] = X_orig[indices] - mean if centred else X_orig[indices]
         return centers, indices
 

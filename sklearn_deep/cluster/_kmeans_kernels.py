@@ -1339,18 +1339,23 @@ def _euclidean_sparse(data, indices, indptr, centers, centers_sq_norms, out):
 # form); BLAS products over chunks; a bit mask instead of writing every trial's distances;
 # triangle-inequality pruning (prunes 1-4% of the rows of that overlapping data).
 #
-# Screened pass (:func:`_kmeanspp_trials_screened`, float64 X with many features): a float32
-# copy of the centred X, stored in transposed tiles of SCREEN_TILE samples, is streamed
-# instead (half the bytes, and 16 samples x 8 candidates per register tile). A rigorous bound
-# on the rounding of both computations tells when every candidate's float64 distance is at
-# least the sample's current closest distance; only the other samples (about 1% late in the
-# seeding at (200k, 64, 256), 10-15% of that data at 16-32 features) get their exact float64
-# distances, from X, computed as the plain pass computes them. The potentials and the chosen
-# centres are therefore bit-identical to the plain pass. 2.2-2.5 ms a pass at (200k, 64, 256).
+# Screened pass (:func:`_kmeanspp_trials_screened`, float64 X): a float32 copy of the
+# centred X, stored in transposed tiles of SCREEN_TILE samples, is streamed instead (half the
+# bytes, no distance buffers written, and 16 samples x 8 candidates per register tile). A
+# rigorous bound on the rounding of both computations tells when every candidate's float64
+# distance is at least the sample's current closest distance; only the other samples (about 1%
+# late in the seeding at (200k, 64, 256), 10-15% of that data at 16-32 features) get their
+# exact float64 distances, from X, computed as the plain pass computes them. The potentials and
+# the chosen centres are therefore bit-identical to the plain pass. 2.2-2.5 ms a pass at
+# (200k, 64, 256). The screen loses while many samples are flagged (the first steps, and the
+# whole of a short seeding, where the copy does not pay for itself), hence the adaptive switch
+# of :func:`_kmeanspp_dense`.
 
 
 @njit(cache=CACHE, parallel=True)
-def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_trials, pots):
+def _kmeanspp_trials_dense(
+    X, mean, sample_weight, candidates, closest, dist_trials, pots, improved_counts
+):
     """Squared distances to the candidate centres, capped by the current closest distance.
 
     Parameters
@@ -1367,6 +1372,9 @@ def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_tri
         Written: ``min(closest, ||x - candidate||^2)``, computed in float64.
     pots : ndarray of shape (n_blocks, n_trials), float64
         Written: per-block weighted potentials ``sum w * dist_trials``.
+    improved_counts : ndarray of shape (n_blocks,) or (0,), int64
+        Written unless empty: per block, the number of samples that some candidate brings
+        closer than ``closest`` (what decides whether the float32 screen pays off).
     """
     n_samples, n_features = X.shape
     n_trials = candidates.shape[0]
@@ -1379,21 +1387,36 @@ def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_tri
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
         pot = np.zeros(n_trials)
+        n_improved = 0
         for i in range(start, end):
+            cl = closest[i]
+            improved = False
             for t in range(n_trials):
                 d = X.dtype.type(_sqdist_rows_shifted(X, i, shifted, t))
-                if closest[i] < d:
-                    d = closest[i]
+                improved |= d < cl
+                if cl < d:
+                    d = cl
                 dist_trials[t, i] = d
                 pot[t] += np.float64(d) * sample_weight[i]
+            n_improved += improved
         for t in range(n_trials):
             pots[b, t] = pot[t]
+        if improved_counts.shape[0] > 0:
+            improved_counts[b] = n_improved
 
 
 SCREEN_TILE = 16
 SCREEN_GROUP = 8
 # the float32 screen needs |x - m| well inside float32's range; beyond, the plain pass runs
 SCREEN_MAX_NORM = 1e18
+# adaptive screening (``_kmeanspp_dense(screen=1)``): the screen runs from the step after one
+# where fewer than SCREEN_ON_FRACTION of the samples had a candidate closer than their closest
+# centre (with at least SCREEN_MIN_STEPS steps left to pay for the copy), and stops above
+# SCREEN_OFF_FRACTION. Measured (200k samples, 24-64 features): the screened pass costs
+# about 0.4 + 3.5 f plain passes when a fraction f of the samples is flagged
+SCREEN_ON_FRACTION = 0.25
+SCREEN_OFF_FRACTION = 0.5
+SCREEN_MIN_STEPS = 24
 
 
 @intrinsic
@@ -1657,7 +1680,7 @@ def _screen_shift(X):
 
 
 @njit(cache=CACHE)
-def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
+def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
     """Greedy k-means++ on dense ``X - mean``, the loop of scikit-learn's
     ``_kmeans_plusplus`` compiled whole (no Python work between the parallel passes).
 
@@ -1670,15 +1693,21 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
     rand_vals : ndarray of shape (n_clusters - 1, n_local_trials), float64
         The uniform draws of each later step (``random_state.uniform``, drawn at once:
         the same values as one call per step); scaled by the current potential here.
-    screen : bool, default=False
-        Run the steps through the float32 screening copy (:func:`_kmeanspp_trials_screened`;
-        float64 X only, and only where X's centred norms stay below ``SCREEN_MAX_NORM``).
-        The result is the same either way.
+    screen : {0, 1, 2}, default=0
+        Whether steps run through the float32 screen (:func:`_kmeanspp_trials_screened`;
+        float64 X only, and only where X's centred norms stay below ``SCREEN_MAX_NORM``):
+        0 never; 1 when it pays off: from the step after one where fewer than
+        ``SCREEN_ON_FRACTION`` of the samples had a candidate closer than their closest
+        centre, back to the plain pass above ``SCREEN_OFF_FRACTION`` (the screen computes
+        those samples' distances twice); 2 from the first step on. The result is the same
+        in every case.
 
     Returns
     -------
     indices : ndarray of shape (n_clusters,), int64
         Row of X chosen for each centre.
+    n_screened : int
+        The number of steps that ran through the screen.
     """
     n_samples, n_features = X.shape
     n_steps, n_trials = rand_vals.shape
@@ -1691,8 +1720,9 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
         cand[0, f] = X[first, f] - mean[f]
     first_dist = np.empty((1, n_samples), dtype=X.dtype)
     pots = np.zeros((n_blocks, 1))
+    no_counts = np.zeros(0, dtype=np.int64)
     no_centre = np.full(n_samples, np.inf, dtype=X.dtype)
-    _kmeanspp_trials_dense(X, mean, sample_weight, cand, no_centre, first_dist, pots)
+    _kmeanspp_trials_dense(X, mean, sample_weight, cand, no_centre, first_dist, pots, no_counts)
     current_pot = 0.0
     for b in range(n_blocks):  # block order, as ``pots.sum(axis=0)``
         current_pot += pots[b, 0]
@@ -1703,44 +1733,51 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
     cand = np.empty((n_trials, n_features), dtype=X.dtype)
     candidate_ids = np.empty(n_trials, dtype=np.int64)
     targets = np.empty(n_trials)
+    counts = np.zeros(n_blocks, dtype=np.int64)
 
-    screen = screen and X.itemsize == 8 and n_steps > 0
-    if screen:
-        m = _screen_shift(X)
-        n_tiles = (n_samples + SCREEN_TILE - 1) // SCREEN_TILE
-        tiles = np.empty((n_tiles, n_features, SCREEN_TILE), dtype=np.float32)
-        ynorm = np.empty(n_samples)
-        screen = _screen_copy(X, m, tiles, ynorm) <= SCREEN_MAX_NORM
-    else:  # (typed placeholders)
-        m = np.zeros(1)
-        tiles = np.empty((0, 0, SCREEN_TILE), dtype=np.float32)
-        ynorm = np.empty(0)
+    can_screen = screen > 0 and X.itemsize == 8
+    screening = False
+    # the screening copy and its buffers, allocated when first needed
+    m = np.zeros(0)
+    tiles = np.empty((0, 0, SCREEN_TILE), dtype=np.float32)
+    ynorm = np.empty(0)
     n_groups = (n_trials + SCREEN_GROUP - 1) // SCREEN_GROUP
-    if screen:
-        S = np.zeros((n_groups * SCREEN_GROUP, n_features), dtype=np.float32)
-        shifted = np.empty((n_trials, n_features))
-        rows = np.empty(n_samples, dtype=np.intp)
-        vals = np.empty((n_samples, n_trials))
-        counts = np.zeros(n_blocks, dtype=np.intp)
-        buffers = np.empty((2, 0, 0), dtype=X.dtype)
-    else:
-        S = np.zeros((0, 0), dtype=np.float32)
-        shifted = np.empty((0, 0))
-        rows = np.empty(0, dtype=np.intp)
-        vals = np.empty((0, 0))
-        counts = np.zeros(0, dtype=np.intp)
-        # two distance buffers, used in turn: the best candidate's row becomes ``closest``
-        # (read by the next pass, which writes the other buffer)
-        buffers = np.empty((2, n_trials, n_samples), dtype=X.dtype)
-
+    S = np.zeros((n_groups * SCREEN_GROUP, n_features), dtype=np.float32)
+    shifted = np.empty((n_trials, n_features))
+    rows = np.empty(0, dtype=np.intp)
+    vals = np.empty((0, 0))
+    # two distance buffers for the plain pass, used in turn: the best candidate's row becomes
+    # ``closest`` (read by the next pass, which writes the other buffer)
+    buffers = np.empty((2, 0, 0), dtype=X.dtype)
+    fraction = 1.0
+    n_screened = 0
     for c in range(1, n_steps + 1):
+        if (
+            can_screen
+            and not screening
+            and (screen == 2 or (fraction < SCREEN_ON_FRACTION and n_steps - c >= SCREEN_MIN_STEPS))
+        ):
+            if tiles.shape[0] == 0:  # build the copy
+                m = _screen_shift(X)
+                n_tiles = (n_samples + SCREEN_TILE - 1) // SCREEN_TILE
+                tiles = np.empty((n_tiles, n_features, SCREEN_TILE), dtype=np.float32)
+                ynorm = np.empty(n_samples)
+                if _screen_copy(X, m, tiles, ynorm) > SCREEN_MAX_NORM:
+                    can_screen = False
+                else:
+                    rows = np.empty(n_samples, dtype=np.intp)
+                    vals = np.empty((n_samples, n_trials))
+            if can_screen:
+                screening = True
+                closest = closest.copy()  # updated in place from now on
+                buffers = np.empty((2, 0, 0), dtype=X.dtype)
         for t in range(n_trials):
             targets[t] = rand_vals[c - 1, t] * current_pot
         _kmeanspp_searchsorted_blocks(sample_weight, closest, block_pots, targets, candidate_ids)
         for t in range(n_trials):
             for f in range(n_features):
                 cand[t, f] = X[candidate_ids[t], f] - mean[f]
-        if screen:
+        if screening:
             # the candidates as the plain pass holds them (shifted back by the mean)
             zmax = 0.0
             for t in range(n_trials):
@@ -1759,8 +1796,19 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
                 X, sample_weight, shifted, S, zmax, tiles, ynorm, closest, pots, rows, vals, counts
             )
         else:
+            if buffers.shape[1] == 0:
+                buffers = np.empty((2, n_trials, n_samples), dtype=X.dtype)
             dist = buffers[c % 2]
-            _kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
+            _kmeanspp_trials_dense(
+                X,
+                mean,
+                sample_weight,
+                cand,
+                closest,
+                dist,
+                pots,
+                counts if can_screen else no_counts,
+            )
         # first smallest potential (np.argmin), each summed in block order
         best = 0
         best_pot = np.inf
@@ -1772,14 +1820,20 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=False):
                 best = t
                 best_pot = pot
         current_pot = best_pot
-        if screen:
+        if screening:
             _kmeanspp_take_screened(closest, rows, vals, counts, best)
+            n_screened += 1
         else:
             closest = buffers[c % 2][best]
         for b in range(n_blocks):
             block_pots[b] = pots[b, best]
         indices[c] = candidate_ids[best]
-    return indices
+        if can_screen:
+            # (the screen flags a superset of the improved samples, by the bound's slack only)
+            fraction = counts.sum() / n_samples
+            if screening and screen == 1 and fraction > SCREEN_OFF_FRACTION:
+                screening = False
+    return indices, n_screened
 
 
 @njit(cache=CACHE)

@@ -16,14 +16,14 @@ from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
 from sklearn_deep.cluster import kmeans_plusplus
-from sklearn_deep.cluster._kmeans import _KMEANSPP_SCREEN_MIN_FEATURES, _n_blocks
+from sklearn_deep.cluster._kmeans import _n_blocks
 
 
 def _plain_pass(X, mean, sw, cands, closest):
     n = X.shape[0]
     dist = np.empty((cands.shape[0], n))
     pots = np.zeros((_n_blocks(n), cands.shape[0]))
-    K._kmeanspp_trials_dense(X, mean, sw, cands, closest, dist, pots)
+    K._kmeanspp_trials_dense(X, mean, sw, cands, closest, dist, pots, np.zeros(0, np.int64))
     return dist, pots
 
 
@@ -175,22 +175,44 @@ def test_kmeanspp_screened_same_centres(case):
         kw["n_trials"] = 11
     elif case == "float32":  # float32 data ignore the screen
         X = X.astype(np.float32)
-    plain = _kpp_kernel(X, k, False, **kw)
-    assert_array_equal(_kpp_kernel(X, k, True, **kw), plain)
-    with numba_threads(1):
-        assert_array_equal(_kpp_kernel(X, k, True, **kw), plain)
+    plain, n_screened = _kpp_kernel(X, k, 0, **kw)
+    assert n_screened == 0
+    for mode in [1, 2]:
+        indices, n_screened = _kpp_kernel(X, k, mode, **kw)
+        assert_array_equal(indices, plain)
+        if mode == 2 and case not in ("huge", "float32"):
+            assert n_screened == k - 1
+        if case in ("huge", "float32"):
+            assert n_screened == 0
+        with numba_threads(1):
+            assert_array_equal(_kpp_kernel(X, k, mode, **kw)[0], plain)
+
+
+def test_kmeanspp_adaptive_screen_switches():
+    # separated blobs: after the first steps few samples get closer, and the screen takes
+    # over; unstructured data and few centres: it never pays off, and the plain pass runs
+    rng = np.random.RandomState(0)
+    n, d = 20000, 32
+    X = rng.uniform(-30, 30, size=(60, d))[rng.randint(60, size=n)] + rng.randn(n, d)
+    indices, n_screened = _kpp_kernel(X, 60, 1)
+    assert_array_equal(indices, _kpp_kernel(X, 60, 0)[0])
+    assert 30 <= n_screened < 59  # never the first step (every sample gets closer)
+    X = rng.randn(n, d)
+    indices, n_screened = _kpp_kernel(X, 8, 1)
+    assert n_screened == 0
+    assert_array_equal(indices, _kpp_kernel(X, 8, 0)[0])
 
 
 def test_kmeans_plusplus_screened_matches_sklearn():
-    # through the public function (dense float64 from _KMEANSPP_SCREEN_MIN_FEATURES
-    # features): scikit-learn's centres, weighted or not
+    # through the public function (dense float64: adaptive screen, here taking over after
+    # the first steps): scikit-learn's centres, weighted or not
     rng = np.random.RandomState(0)
-    d = _KMEANSPP_SCREEN_MIN_FEATURES + 8
-    X = rng.uniform(-10, 10, size=(30, d))[rng.randint(30, size=4000)] + rng.randn(4000, d) * 4
+    d = 32
+    X = rng.uniform(-10, 10, size=(60, d))[rng.randint(60, size=4000)] + rng.randn(4000, d) * 2
     sw = rng.uniform(0.5, 2.0, size=4000)
     for weights in [None, sw]:
         for seed in range(3):
-            c1, i1 = kmeans_plusplus(X, 25, sample_weight=weights, random_state=seed)
-            c2, i2 = sk_kmeans_plusplus(X, 25, sample_weight=weights, random_state=seed)
+            c1, i1 = kmeans_plusplus(X, 60, sample_weight=weights, random_state=seed)
+            c2, i2 = sk_kmeans_plusplus(X, 60, sample_weight=weights, random_state=seed)
             assert_array_equal(i1, i2)
             assert_array_equal(c1, c2)
