@@ -1384,6 +1384,21 @@ def _kmeanspp_trials_dense(
     for t in range(n_trials):
         for f in range(n_features):
             shifted[t, f] = np.float64(candidates[t, f]) + np.float64(mean[f])
+    if improved_counts.shape[0] == 0:
+        # (the loop without the count: the count slows it by about 15% at 16 features)
+        for b in prange(n_blocks):
+            start, end = _block_bounds(b, n_blocks, n_samples)
+            pot = np.zeros(n_trials)
+            for i in range(start, end):
+                for t in range(n_trials):
+                    d = X.dtype.type(_sqdist_rows_shifted(X, i, shifted, t))
+                    if closest[i] < d:
+                        d = closest[i]
+                    dist_trials[t, i] = d
+                    pot[t] += np.float64(d) * sample_weight[i]
+            for t in range(n_trials):
+                pots[b, t] = pot[t]
+        return
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
         pot = np.zeros(n_trials)
@@ -1401,8 +1416,7 @@ def _kmeanspp_trials_dense(
             n_improved += improved
         for t in range(n_trials):
             pots[b, t] = pot[t]
-        if improved_counts.shape[0] > 0:
-            improved_counts[b] = n_improved
+        improved_counts[b] = n_improved
 
 
 SCREEN_TILE = 16
@@ -1799,16 +1813,13 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
             if buffers.shape[1] == 0:
                 buffers = np.empty((2, n_trials, n_samples), dtype=X.dtype)
             dist = buffers[c % 2]
+            # count the samples that get closer only while the screen could still take over
+            count = can_screen and (screen == 2 or n_steps - c > SCREEN_MIN_STEPS)
             _kmeanspp_trials_dense(
-                X,
-                mean,
-                sample_weight,
-                cand,
-                closest,
-                dist,
-                pots,
-                counts if can_screen else no_counts,
+                X, mean, sample_weight, cand, closest, dist, pots, counts if count else no_counts
             )
+            if not count:
+                counts[:] = n_samples
         # first smallest potential (np.argmin), each summed in block order
         best = 0
         best_pot = np.inf
