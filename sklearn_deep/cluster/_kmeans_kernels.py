@@ -1777,7 +1777,9 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
                 tiles = np.empty((n_tiles, n_features, SCREEN_TILE), dtype=np.float32)
                 ynorm = np.empty(n_samples)
                 if _screen_copy(X, m, tiles, ynorm) > SCREEN_MAX_NORM:
-                    can_screen = False
+                    can_screen = False  # (the copy is released: the plain pass goes on)
+                    tiles = np.empty((1, 0, SCREEN_TILE), dtype=np.float32)
+                    ynorm = np.empty(0)
                 else:
                     rows = np.empty(n_samples, dtype=np.intp)
                     vals = np.empty((n_samples, n_trials))
