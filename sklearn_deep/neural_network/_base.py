@@ -55,12 +55,14 @@ trained torch module), ``history_`` (skorch's History) and ``n_iter_`` (epochs t
 """
 
 import copy
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
@@ -68,7 +70,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._callbacks import early_stopping_callback, lr_schedule_callback
+from ._callbacks import TrainingMonitor, early_stopping_callback, lr_schedule_callback
+from ._modules import Standardize
 
 __all__ = ["BaseNeuralClassifier", "TensorBatchIterator"]
 
@@ -88,6 +91,63 @@ _OPTIMIZERS = {
 }
 
 _PREDICT_BATCH_SIZE = 1024
+
+# max_epochs='auto': epochs for about this many optimizer steps, within these bounds
+_AUTO_STEPS = 2000
+_AUTO_MIN_EPOCHS = 10
+_AUTO_MAX_EPOCHS = 200
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X, name="X"):
+    """Raise scikit-learn's ``ValueError`` when floating ``X`` holds values that overflow
+    float32 (the networks train in float32; NaN, used as padding, is ignored here)."""
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating) or X.size == 0 or X.dtype == np.float32:
+        return
+    with np.errstate(invalid="ignore"):
+        too_large = np.nanmax(np.abs(X)) >= _FLOAT32_MAX if not np.isnan(X).all() else False
+    if too_large:
+        raise ValueError(
+            f"Input {name} contains infinity or a value too large for dtype('float32'): the "
+            f"networks compute in float32; rescale {name} (e.g. with StandardScaler)."
+        )
+
+
+def standardization_statistics(X, axis, valid=None):
+    """Per-channel (or per-feature) mean and scale of ``X`` for a :class:`Standardize` layer.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Training inputs, as the module reads them.
+    axis : tuple of int
+        Axes reduced over (always including 0); the others keep their length.
+    valid : ndarray of bool or None, default=None
+        Broadcastable to ``X``: which entries count (padding steps do not).
+
+    Returns
+    -------
+    mean, scale : ndarray of float64
+        Shaped like ``X[0]`` with the reduced axes (other than 0) kept as length 1. ``scale``
+        is the standard deviation, or 1 where the data is constant.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if valid is None:
+        valid = ~np.isnan(X)
+    else:
+        valid = np.broadcast_to(valid, X.shape) & ~np.isnan(X)
+    Xv = np.where(valid, X, 0.0)
+    count = valid.sum(axis=axis, keepdims=True)
+    safe = np.maximum(count, 1)
+    mean = Xv.sum(axis=axis, keepdims=True) / safe
+    var = (np.where(valid, X - mean, 0.0) ** 2).sum(axis=axis, keepdims=True) / safe
+    scale = np.sqrt(var)
+    constant = (count == 0) | (scale <= 1e-7 * np.maximum(1.0, np.abs(mean)))
+    scale = np.where(constant, 1.0, scale)
+    mean = np.where(count == 0, 0.0, mean)
+    return mean[0], scale[0]
 
 
 class TensorBatchIterator:
@@ -183,8 +243,20 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     lr_schedule : {'step', 'cosine'} or None, default=None
         Per-epoch schedule: 'step' divides the learning rate by 10 every ``max_epochs // 3``
         epochs, 'cosine' anneals it to zero over ``max_epochs`` epochs.
-    max_epochs : int, default=10
-        Passes over the training data in ``fit``.
+    max_epochs : int or 'auto', default='auto'
+        Most passes over the training data in ``fit``. 'auto' sizes the budget from the data:
+        enough epochs for about 2,000 optimizer steps (``ceil(2000 / batches_per_epoch)``),
+        at least 10 and at most 200 epochs, so that small data sets get enough steps and
+        large ones a few passes. The convergence rule (``tol``) may end training earlier.
+    tol : float or None, default=1e-4
+        Convergence tolerance on the training loss. Training stops when the epoch's mean
+        training loss has not improved on its best by a factor ``1 - tol`` for
+        ``n_iter_no_change`` consecutive epochs (never in the first tenth of the budget). The
+        rule is relative: a loss that keeps shrinking has not converged, however small.
+        When the budget ends while the loss still fell by more than ``tol`` over the last
+        ``n_iter_no_change`` epochs (scikit-learn's ``MLPClassifier`` rule), ``fit`` warns
+        with a ``ConvergenceWarning``. With ``early_stopping=True`` the validation loss
+        decides instead. None trains for the whole budget, without the warning.
     batch_size : int or 'auto', default=32
         Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)``.
     early_stopping : bool, default=False
@@ -194,7 +266,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience, in epochs, of the convergence rule (``tol``) and of early stopping.
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting afresh.
     random_state : int, RandomState instance or None, default=None
@@ -216,7 +288,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"step", "cosine"}), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -236,7 +309,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         momentum=0.9,
         weight_decay=0.0,
         lr_schedule=None,
-        max_epochs=10,
+        max_epochs="auto",
+        tol=1e-4,
         batch_size=32,
         early_stopping=False,
         validation_fraction=0.1,
@@ -254,6 +328,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.max_epochs = max_epochs
+        self.tol = tol
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -355,6 +430,40 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         inputs ``X`` (as returned by ``_prepare_X``); ``seed`` is this fit's seed. Default:
         nothing (the module's own random initialisation)."""
 
+    def _standardization_statistics(self, X):
+        """``(mean, scale)`` for the module's :class:`Standardize` layer from the training
+        inputs ``X`` (as returned by ``_prepare_X``), or None when the module has none.
+        Default: per channel (axis 1) of float input."""
+        if not np.issubdtype(np.asarray(X).dtype, np.floating):
+            return None
+        return standardization_statistics(X, axis=(0, *range(2, np.ndim(X))))
+
+    def _fit_standardization(self, module, X):
+        """Learn the input standardisation of a fresh ``module`` from the training inputs."""
+        layers = [m for m in module.modules() if isinstance(m, Standardize)]
+        if not layers:
+            return
+        stats = self._standardization_statistics(X)
+        if stats is None:
+            return
+        for layer in layers:
+            layer.set_statistics(*stats)
+
+    def _check_sample_shape(self, sample_shape):
+        """Raise when prediction samples of ``sample_shape`` do not fit the fitted module
+        (the default: the shape seen in ``fit``)."""
+        if tuple(sample_shape) != self._sample_shape:
+            raise ValueError(
+                f"X has samples of shape {tuple(sample_shape)}, but {type(self).__name__} was "
+                f"fitted on samples of shape {self._sample_shape}."
+            )
+
+    def _validated(self, X, y="no_validation", *, reset):
+        """``_prepare_X`` plus the float32 range check of the networks' input."""
+        out = self._prepare_X(X, y, reset=reset)
+        check_float32_range(out if isinstance(y, str) and y == "no_validation" else out[0])
+        return out
+
     # ------------------------------------------------------------------ internals
     def _seed(self, offset=0):
         rs = check_random_state(self.random_state)
@@ -386,7 +495,19 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         """Fresh skorch callbacks for one fit (subclasses may append their own; ``seed`` is
         this fit's torch seed, for callbacks that draw random numbers)."""
         callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
-        schedule = lr_schedule_callback(self.lr_schedule, self.max_epochs)
+        epochs = self._n_epochs
+        callbacks.append(
+            (
+                "training_monitor",
+                TrainingMonitor(
+                    None if self.early_stopping else self.tol,
+                    self.n_iter_no_change,
+                    min_epochs=max(1, epochs // 10),
+                    lr_factor=0.2 if self.lr_schedule is None else None,
+                ),
+            )
+        )
+        schedule = lr_schedule_callback(self.lr_schedule, epochs)
         if schedule is not None:
             callbacks.append(("lr_schedule", schedule))
         if self.early_stopping:
@@ -402,10 +523,23 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             return int(min(64, max(8, n_samples // 8)))
         return int(self.batch_size)
 
+    def _budget_epochs(self, n_samples):
+        """Epochs of one ``fit``: ``max_epochs``, or for 'auto' about ``_AUTO_STEPS``
+        optimizer steps, clipped to [``_AUTO_MIN_EPOCHS``, ``_AUTO_MAX_EPOCHS``]."""
+        if self.max_epochs != "auto":
+            return int(self.max_epochs)
+        n_train = n_samples
+        if self.early_stopping:
+            n_train = max(1, n_samples - int(np.ceil(self.validation_fraction * n_samples)))
+        batches = max(1, -(-n_train // self._effective_batch_size(n_samples)))
+        epochs = -(-_AUTO_STEPS // batches)
+        return int(min(_AUTO_MAX_EPOCHS, max(_AUTO_MIN_EPOCHS, epochs)))
+
     def _make_net(self, sample_shape, n_classes, seed, n_samples):
         from skorch import NeuralNetClassifier
         from skorch.dataset import ValidSplit
 
+        self._n_epochs = self._budget_epochs(n_samples)
         module_cls, module_kwargs = self._build_module(tuple(sample_shape), n_classes)
         optimizer_kwargs = {"weight_decay": self.weight_decay}
         if self.optimizer in ("sgd", "rmsprop"):
@@ -425,7 +559,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             criterion=nn.CrossEntropyLoss,
             optimizer=_OPTIMIZERS[self.optimizer],
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=self._n_epochs,
             batch_size=self._effective_batch_size(n_samples),
             iterator_train=TensorBatchIterator,
             iterator_valid=TensorBatchIterator,
@@ -456,9 +590,11 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         X_t = self._as_tensor(X, np.float32)
         y_t = torch.from_numpy(np.ascontiguousarray(y_codes, dtype=np.int64))
         net = self.net_
+        start = len(net.history) if not initialize else 0
         with _forked_torch_rng(seed, self.device):
             if initialize:
                 net.initialize()
+                self._fit_standardization(net.module_, X)
                 self._init_module_from_data(net.module_, X, seed)
             net.notify("on_train_begin", X=X_t, y=y_t)
             try:
@@ -469,6 +605,21 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         self.module_ = net.module_
         self.history_ = net.history
         self.n_iter_ = len(net.history)
+        monitor = dict(net.callbacks_).get("training_monitor")
+        still_improving = monitor is not None and monitor.still_improving_
+        stopped = len(net.history) - start < epochs  # stopped before the budget's end
+        return stopped, still_improving
+
+    def _warn_if_not_converged(self, outcome, epochs):
+        stopped, still_improving = outcome
+        if stopped or not (still_improving or self.early_stopping):
+            return
+        warnings.warn(
+            f"Stochastic Optimizer: Maximum iterations ({epochs}) reached and the "
+            "optimization hasn't converged yet: the training loss was still falling. "
+            "Increase max_epochs.",
+            ConvergenceWarning,
+        )
 
     def _check_continuation(self, sample_shape):
         if tuple(sample_shape) != self._sample_shape:
@@ -498,7 +649,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "net_")
         if warm:
             previous_classes = self.classes_
-        X, y = self._prepare_X(X, y, reset=True)
+        X, y = self._validated(X, y, reset=True)
         codes = self._encode_y(y)
         if warm:
             self._check_continuation(X.shape[1:])
@@ -509,11 +660,13 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                     f"{self.classes_.tolist()}."
                 )
             seed = self._seed(offset=len(self.net_.history))
+            self._n_epochs = self._budget_epochs(X.shape[0])
         else:
             self._sample_shape = tuple(X.shape[1:])
             seed = self._seed()
             self.net_ = self._make_net(self._sample_shape, len(self.classes_), seed, X.shape[0])
-        self._train_epochs(X, codes, self.max_epochs, seed, initialize=not warm)
+        outcome = self._train_epochs(X, codes, self._n_epochs, seed, initialize=not warm)
+        self._warn_if_not_converged(outcome, self._n_epochs)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -538,7 +691,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            X, y = self._prepare_X(X, y, reset=True)
+            X, y = self._validated(X, y, reset=True)
             codes = self._encode_y(y, classes=classes)
             self._sample_shape = tuple(X.shape[1:])
             seed = self._seed()
@@ -549,7 +702,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                     f"classes={np.unique(classes).tolist()} is not the same as on the first "
                     f"call to partial_fit, {self.classes_.tolist()}."
                 )
-            X, y = self._prepare_X(X, y, reset=False)
+            X, y = self._validated(X, y, reset=False)
             self._check_continuation(X.shape[1:])
             codes = self._transform_y(y)
             seed = self._seed(offset=len(self.net_.history))
@@ -561,24 +714,25 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         in eval mode (no gradients), the batch outputs concatenated along the first axis into
         a float64 ndarray. ``X`` is validated as in ``predict``."""
         check_is_fitted(self)
-        X = self._prepare_X(X, reset=False)
-        if tuple(X.shape[1:]) != self._sample_shape:
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was "
-                f"fitted on samples of shape {self._sample_shape}."
-            )
+        X = self._validated(X, reset=False)
+        self._check_sample_shape(X.shape[1:])
         device = self.net_.device
+        batch = self._predict_batch_size(X.shape[1:])
         module = copy.deepcopy(self.module_).to(dtype=torch.float64).eval()
         out = None
         with torch.no_grad():
-            for start in range(0, X.shape[0], _PREDICT_BATCH_SIZE):
-                xb = self._as_tensor(X[start : start + _PREDICT_BATCH_SIZE], np.float64)
+            for start in range(0, X.shape[0], batch):
+                xb = self._as_tensor(X[start : start + batch], np.float64)
                 result = run(module, xb.to(device) if device is not None else xb)
                 result = result.cpu().numpy()
                 if out is None:
                     out = np.empty((X.shape[0], *result.shape[1:]), dtype=np.float64)
-                out[start : start + _PREDICT_BATCH_SIZE] = result
+                out[start : start + batch] = result
         return out
+
+    def _predict_batch_size(self, sample_shape):
+        """Rows per forward pass at prediction for samples of ``sample_shape``."""
+        return _PREDICT_BATCH_SIZE
 
     def _logits(self, X):
         """Float64 logits of shape (n_samples, n_classes) from a float64 copy of the module."""
@@ -598,6 +752,11 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             Rows sum to one; columns follow ``classes_``.
         """
         logits = self._logits(X)
+        if not np.isfinite(logits).all():
+            raise ValueError(
+                "The network's outputs are not finite for some rows of X: their values are "
+                "far outside the range seen in fit (overflow in the network)."
+            )
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         proba /= proba.sum(axis=1, keepdims=True)

@@ -1,8 +1,11 @@
 """skorch callbacks built from the estimators' flat parameters (one function per concern)."""
 
-import torch
+import math
 
-__all__ = ["early_stopping_callback", "lr_schedule_callback"]
+import torch
+from skorch.callbacks import Callback
+
+__all__ = ["TrainingMonitor", "early_stopping_callback", "lr_schedule_callback"]
 
 
 def _silent(*args, **kwargs):
@@ -60,3 +63,108 @@ def early_stopping_callback(patience, verbose=0):
         load_best=True,
         sink=print if verbose else _silent,
     )
+
+
+class TrainingMonitor(Callback):
+    """Convergence and divergence guard of one ``fit`` (a skorch callback).
+
+    - **Divergence**: a non-finite training loss on any batch raises a ``ValueError`` at once,
+      instead of training on to NaN weights (scikit-learn's ``MLPClassifier`` raises on
+      non-finite weights in the same situation).
+    - **Plateaus** (``tol`` not None): the training loss is on a plateau when its mean over
+      the last ``n_iter_no_change`` epochs is not below ``1 - tol`` times its mean over the
+      ``n_iter_no_change`` epochs before (window means, so that the noise of mini-batches
+      and batch statistics is not taken for a plateau). With ``lr_factor`` set, the first ``max_reductions`` plateaus
+      multiply the learning rate by ``lr_factor`` (as ``MLPClassifier``'s 'adaptive'
+      learning rate, and ``ReduceLROnPlateau``): a plateau of mini-batch noise is not
+      convergence, a smaller step often gets past it. The next plateau is convergence, and
+      training stops, but not before ``min_epochs`` epochs. The rule is relative, unlike
+      ``MLPClassifier``'s absolute one: a loss that still halves every few epochs (a
+      network fitting a small training set ever more surely, which keeps improving its test
+      accuracy) has not converged, however small it is. The learning rates are restored
+      when training ends, so that a later warm start begins at ``lr`` again.
+    - When the budget ends without that stop, :attr:`still_improving_` tells whether the loss
+      still fell by more than ``tol`` (absolutely, as in ``MLPClassifier``) over the last
+      ``n_iter_no_change`` epochs: the estimator then warns that it has not converged.
+
+    Attributes
+    ----------
+    converged_ : bool
+        Whether the convergence rule stopped the last training run.
+    still_improving_ : bool
+        Whether the best training loss fell by more than ``tol`` over the last
+        ``n_iter_no_change`` epochs of the last run.
+    """
+
+    def __init__(self, tol, n_iter_no_change, min_epochs=0, lr_factor=None, max_reductions=3):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.min_epochs = min_epochs
+        self.lr_factor = lr_factor
+        self.max_reductions = max_reductions
+
+    def initialize(self):
+        self.converged_ = False
+        self.still_improving_ = False
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.converged_ = False
+        self.still_improving_ = False
+        self._since_change = 0
+        self._losses = []
+        self._reductions = 0
+        self._initial_lrs = [
+            [group["lr"] for group in optimizer.param_groups]
+            for optimizer in self._optimizers(net)
+        ]
+
+    @staticmethod
+    def _optimizers(net):
+        return [getattr(net, name + "_") for name in getattr(net, "_optimizers", ["optimizer"])]
+
+    def on_train_end(self, net, **kwargs):
+        if not self._reductions:
+            return
+        for optimizer, lrs in zip(self._optimizers(net), self._initial_lrs):
+            for group, lr in zip(optimizer.param_groups, lrs):
+                group["lr"] = lr
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if not training or loss is None:
+            return
+        value = float(loss.detach().cpu()) if isinstance(loss, torch.Tensor) else float(loss)
+        if not math.isfinite(value):
+            raise ValueError(
+                f"The training loss became non-finite ({value}) in epoch "
+                f"{len(net.history)}: the optimisation diverged and no usable model was "
+                f"learned. Lower the learning rate (lr={net.lr}) or scale the input (keep "
+                "standardize on); the input data may contain very large values."
+            )
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = float(net.history[-1, "train_loss"])
+        self._losses.append(loss)
+        if self.tol is None:
+            return
+        k = self.n_iter_no_change
+        if len(self._losses) > k:
+            self.still_improving_ = min(self._losses[:-k]) - min(self._losses) > self.tol
+        else:
+            self.still_improving_ = True
+        self._since_change += 1
+        if self._since_change < k or len(self._losses) < 2 * k:
+            return
+        last = sum(self._losses[-k:]) / k
+        previous = sum(self._losses[-2 * k : -k]) / k
+        if last < previous * (1 - self.tol):
+            return
+        if self.lr_factor is not None and self._reductions < self.max_reductions:
+            self._reductions += 1
+            self._since_change = 0
+            for optimizer in self._optimizers(net):
+                for group in optimizer.param_groups:
+                    group["lr"] *= self.lr_factor
+        elif len(self._losses) >= self.min_epochs:
+            self.converged_ = True
+            raise KeyboardInterrupt  # skorch's way of stopping; caught by the estimator

@@ -7,10 +7,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._augment import make_augmentation
-from ._base import BaseNeuralClassifier
+from ._base import BaseNeuralClassifier, standardization_statistics
 from ._modules import ConvNet
 
 __all__ = ["CNNClassifier"]
+
+# 1-D signals longer than this get max pooling after each stage (architecture 'auto')
+_LONG_SIGNAL = 256
 
 
 class CNNClassifier(BaseNeuralClassifier):
@@ -74,9 +77,19 @@ class CNNClassifier(BaseNeuralClassifier):
     weight_decay : float, default=0.0
         L2 penalty.
     lr_schedule : {'step', 'cosine'} or None, default=None
-        Per-epoch learning-rate schedule.
-    max_epochs : int, default=10
-        Passes over the training data.
+        Per-epoch learning-rate schedule. None divides the learning rate by 5 on a
+        plateau of the training loss (at most 3 times; see ``tol``).
+    max_epochs : int or 'auto', default='auto'
+        Most passes over the training data. 'auto': enough epochs for about 2,000 optimizer
+        steps, at least 10 and at most 200 (small data sets get enough steps, large ones a
+        few passes); the convergence rule (``tol``) usually stops earlier.
+    tol : float or None, default=1e-4
+        Relative convergence tolerance on the training loss: a plateau is ``n_iter_no_change``
+        epochs whose mean loss is not ``1 - tol`` times the mean of the ``n_iter_no_change``
+        epochs before. The first three plateaus divide the learning rate by 5 (with
+        ``lr_schedule=None``), the next one ends training. When the budget ends while the
+        loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
+        None trains for the whole budget.
     batch_size : int or 'auto', default='auto'
         Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)`` (several steps per
         epoch on tiny data sets, batches of 64 on large ones).
@@ -85,7 +98,7 @@ class CNNClassifier(BaseNeuralClassifier):
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience, in epochs, of the convergence rule and of early stopping.
     warm_start : bool, default=False
         Continue training on the next ``fit``.
     random_state : int, RandomState instance or None, default=None
@@ -138,17 +151,19 @@ class CNNClassifier(BaseNeuralClassifier):
     _parameter_constraints: dict = {
         **BaseNeuralClassifier._parameter_constraints,
         "input_shape": [tuple, list, None],
-        "channels": [tuple, list],
-        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "channels": [tuple, list, StrOptions({"auto"})],
+        "kernel_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "stride": [Interval(Integral, 1, None, closed="left")],
-        "pooling": [StrOptions({"max", "avg"}), None],
+        "pooling": [StrOptions({"max", "avg", "auto"}), None],
         "pool_size": [Interval(Integral, 2, None, closed="left")],
-        "normalization": [StrOptions({"batch", "group"}), None],
+        "normalization": [StrOptions({"batch", "group", "auto"}), None],
         "residual": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "activation": [StrOptions({"relu", "gelu"})],
-        "head": [StrOptions({"flatten", "gap"})],
-        "dense_units": [tuple, list],
+        "head": [StrOptions({"flatten", "gap", "auto"})],
+        "dense_units": [tuple, list, StrOptions({"auto"})],
+        "standardize": [StrOptions({"auto", "channel", "feature"}), None],
+        "padding_value": [Real, None],
         "augmentation": [str, tuple, list, callable, None],
     }
 
@@ -156,24 +171,27 @@ class CNNClassifier(BaseNeuralClassifier):
         self,
         *,
         input_shape=None,
-        channels=(6, 16),
-        kernel_size=5,
+        channels="auto",
+        kernel_size="auto",
         stride=1,
-        pooling="max",
+        pooling="auto",
         pool_size=2,
-        normalization=None,
+        normalization="auto",
         residual=False,
         dropout=0.0,
         activation="relu",
-        head="flatten",
-        dense_units=(120, 84),
+        head="auto",
+        dense_units="auto",
+        standardize="auto",
+        padding_value=np.nan,
         augmentation=None,
         optimizer="adam",
         lr=2e-3,
         momentum=0.9,
         weight_decay=0.0,
         lr_schedule=None,
-        max_epochs=10,
+        max_epochs="auto",
+        tol=1e-4,
         batch_size="auto",
         early_stopping=False,
         validation_fraction=0.1,
@@ -192,6 +210,7 @@ class CNNClassifier(BaseNeuralClassifier):
             weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             max_epochs=max_epochs,
+            tol=tol,
             batch_size=batch_size,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
@@ -215,10 +234,20 @@ class CNNClassifier(BaseNeuralClassifier):
         self.activation = activation
         self.head = head
         self.dense_units = dense_units
+        self.standardize = standardize
+        self.padding_value = padding_value
         self.augmentation = augmentation
 
-    def _prepare_X(self, X, y="no_validation", *, reset):
-        out = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], allow_nd=True)
+    def _prepare_input(self, X, y="no_validation", *, reset):
+        out = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            allow_nd=True,
+            ensure_all_finite="allow-nan" if self._nan_padding() else True,
+        )
         X = out if isinstance(y, str) and y == "no_validation" else out[0]
         shape = None if self.input_shape is None else tuple(int(s) for s in self.input_shape)
         if shape is not None and len(shape) not in (2, 3):
@@ -250,31 +279,110 @@ class CNNClassifier(BaseNeuralClassifier):
             return X
         return X, out[1]
 
+    def _nan_padding(self):
+        return self.padding_value is not None and np.isnan(self.padding_value)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._nan_padding()
+        return tags
+
+    def _architecture(self, sample_shape):
+        """The architecture parameters with every 'auto' resolved for ``sample_shape``.
+
+        Images (``(C, H, W)``) get a LeNet-style network with batch normalisation: two stages
+        of 3x3 convolutions with 32 and 64 channels and max pooling, a flattened feature map
+        and one hidden layer of 128 units. Signals and rows (``(C, L)``) get the fully
+        convolutional network of Wang et al. (2017), the published baseline of time-series
+        classification: three stages of 64, 128 and 64 channels with kernel 7, batch
+        normalisation, no pooling and a global-average-pooling head; a linear layer reads it.
+        """
+        image = len(sample_shape) == 3
+        long = not image and sample_shape[-1] > _LONG_SIGNAL
+        auto = {
+            "channels": (32, 64) if image else (64, 128, 64),
+            "kernel_size": 3 if image else 7,
+            "pooling": "max" if image or long else None,
+            "normalization": "batch",
+            "head": "flatten" if image else "gap",
+            "dense_units": (128,) if image else (),
+        }
+        return {
+            name: default if getattr(self, name) == "auto" else getattr(self, name)
+            for name, default in auto.items()
+        }
+
+    def _standardize_mode(self, X):
+        """'channel', 'feature' or None: the standardisation of the module's input.
+
+        'auto' standardises per channel, except for 2-D ``X`` read as one channel (no
+        ``input_shape``) whose columns differ in scale by more than 10x (unscaled tabular
+        features): those are standardised per feature, as ``StandardScaler`` would.
+        """
+        if self.standardize != "auto":
+            return self.standardize
+        if X.ndim == 3 and X.shape[1] == 1 and self.input_shape is None and X.shape[2] > 1:
+            std = X[:, 0].std(axis=0)
+            std = std[std > 0]
+            if std.size and std.max() > 10 * std.min():
+                return "feature"
+            mean = X[:, 0].mean(axis=0)
+            if np.ptp(mean) > 10 * max(float(X[:, 0].std()), np.finfo(np.float64).tiny):
+                return "feature"
+        return "channel"
+
+    def _standardization_statistics(self, X):
+        if self._standardize == "feature":
+            return standardization_statistics(X, axis=(0,))
+        return super()._standardization_statistics(X)
+
+    def _check_sample_shape(self, sample_shape):
+        fitted = self._sample_shape
+        if (
+            self._arch["head"] == "gap"
+            and self._standardize != "feature"
+            and len(sample_shape) == len(fitted)
+            and sample_shape[0] == fitted[0]
+        ):
+            return  # global average pooling reads any length
+        super()._check_sample_shape(sample_shape)
+
+    def _prepare_X(self, X, y="no_validation", *, reset):
+        out = self._prepare_input(X, y, reset=reset)
+        if reset:
+            X_ = out if isinstance(y, str) and y == "no_validation" else out[0]
+            self._standardize = self._standardize_mode(X_)
+            self._arch = self._architecture(X_.shape[1:])
+        return out
+
     def _build_module(self, sample_shape, n_classes):
-        channels = tuple(int(c) for c in self.channels)
+        arch = self._architecture(sample_shape)
+        channels = tuple(int(c) for c in arch["channels"])
         if not channels or min(channels) < 1:
             raise ValueError(
                 f"channels must be a non-empty tuple of positive ints, got "
                 f"channels={self.channels!r}."
             )
-        if self.residual and self.kernel_size % 2 == 0:
+        if self.residual and arch["kernel_size"] % 2 == 0:
             raise ValueError(
-                f"residual=True needs an odd kernel_size, got kernel_size={self.kernel_size}."
+                f"residual=True needs an odd kernel_size, got kernel_size={arch['kernel_size']}."
             )
         return ConvNet, {
             "input_shape": sample_shape,
             "n_classes": n_classes,
             "channels": channels,
-            "kernel_size": self.kernel_size,
+            "kernel_size": arch["kernel_size"],
             "stride": self.stride,
-            "pooling": self.pooling,
+            "pooling": arch["pooling"],
             "pool_size": self.pool_size,
-            "normalization": self.normalization,
+            "normalization": arch["normalization"],
             "residual": self.residual,
             "dropout": self.dropout,
             "activation": self.activation,
-            "head": self.head,
-            "dense_units": tuple(int(u) for u in self.dense_units),
+            "head": arch["head"],
+            "dense_units": tuple(int(u) for u in arch["dense_units"]),
+            "standardize": self._standardize,
+            "padding_value": None if self.padding_value is None else float(self.padding_value),
         }
 
     def _train_batch_transform(self, sample_shape):

@@ -2,6 +2,8 @@
 
 from numbers import Integral, Real
 
+import numpy as np
+
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -76,9 +78,21 @@ class LSTMClassifier(BaseSequenceClassifier):
         Larger ids share one out-of-vocabulary embedding.
     padding_idx : int or None, default=0
         Token id used for padding (its embedding is zero and it is masked).
-    padding_value : float or None, default=None
-        Value marking padding steps of real-valued sequences (every channel equal to it);
-        ``np.nan`` allows NaN padding. None: no padding.
+    padding_value : float or None, default=np.nan
+        Value marking padding steps of real-valued sequences (every channel equal to it):
+        by default NaN, so variable-length series padded with NaN at the end (as the UCR/UEA
+        loaders return them) work as they are. None: no padding (NaN is then an error).
+    patch_size : int, 'auto' or None, default='auto'
+        Real-valued sequences only: read non-overlapping patches of ``patch_size`` steps as
+        one step (all their values projected linearly, a strided convolution), so a long
+        series costs tens of steps, not hundreds. 'auto' uses the smallest patch that reads
+        the fitted length ``T`` in at most 64 patches (``ceil(T / 64)``; no patching up to 64
+        steps). 1 or None turns patching off.
+    standardize : {'channel'} or None, default='channel'
+        Real-valued sequences only: standardise each channel with the mean and standard
+        deviation of the training data (padding excluded), learned in ``fit`` and kept in
+        the module; raw, z-normalised and unscaled inputs then train alike. None feeds the
+        values as they are.
     gradient_clipping : float or None, default=1.0
         Clip the global gradient norm to this value (None: no clipping).
     optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
@@ -90,17 +104,28 @@ class LSTMClassifier(BaseSequenceClassifier):
     weight_decay : float, default=0.0
         L2 penalty.
     lr_schedule : {'step', 'cosine'} or None, default=None
-        Per-epoch learning-rate schedule.
-    max_epochs : int, default=10
-        Passes over the training data.
-    batch_size : int, default=32
-        Mini-batch size.
+        Per-epoch learning-rate schedule. None divides the learning rate by 5 on a
+        plateau of the training loss (at most 3 times; see ``tol``).
+    max_epochs : int or 'auto', default='auto'
+        Most passes over the training data. 'auto': enough epochs for about 2,000 optimizer
+        steps, at least 10 and at most 200 (small data sets get enough steps, large ones a
+        few passes); the convergence rule (``tol``) usually stops earlier.
+    tol : float or None, default=1e-4
+        Relative convergence tolerance on the training loss: a plateau is ``n_iter_no_change``
+        epochs whose mean loss is not ``1 - tol`` times the mean of the ``n_iter_no_change``
+        epochs before. The first three plateaus divide the learning rate by 5 (with
+        ``lr_schedule=None``), the next one ends training. When the budget ends while the
+        loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
+        None trains for the whole budget.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)`` (several steps per
+        epoch on tiny data sets, batches of 64 on large ones).
     early_stopping : bool, default=False
         Stop when the loss on a held-out ``validation_fraction`` stops improving.
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience, in epochs, of the convergence rule and of early stopping.
     warm_start : bool, default=False
         Continue training on the next ``fit``.
     random_state : int, RandomState instance or None, default=None
@@ -188,15 +213,18 @@ class LSTMClassifier(BaseSequenceClassifier):
         input_shape=None,
         vocab_size=None,
         padding_idx=0,
-        padding_value=None,
+        padding_value=np.nan,
+        patch_size="auto",
+        standardize="channel",
         gradient_clipping=1.0,
         optimizer="adam",
         lr=5e-3,
         momentum=0.9,
         weight_decay=0.0,
         lr_schedule=None,
-        max_epochs=10,
-        batch_size=32,
+        max_epochs="auto",
+        tol=1e-4,
+        batch_size="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -214,6 +242,7 @@ class LSTMClassifier(BaseSequenceClassifier):
             weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             max_epochs=max_epochs,
+            tol=tol,
             batch_size=batch_size,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
@@ -240,6 +269,8 @@ class LSTMClassifier(BaseSequenceClassifier):
         self.vocab_size = vocab_size
         self.padding_idx = padding_idx
         self.padding_value = padding_value
+        self.patch_size = patch_size
+        self.standardize = standardize
         self.gradient_clipping = gradient_clipping
 
     def _build_module(self, sample_shape, n_classes):

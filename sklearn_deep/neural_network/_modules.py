@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "Standardize",
     "ConvNet",
     "BasicBlock",
     "conv_output_size",
@@ -43,6 +44,45 @@ def pool_output_size(size, pool_size):
     3
     """
     return (size - pool_size) // pool_size + 1
+
+
+class Standardize(nn.Module):
+    """Fixed input standardisation ``(x - mean) / scale``, learned from the training data.
+
+    The statistics are buffers (saved with the module's ``state_dict`` and moved with it),
+    set by the estimator in ``fit`` through :meth:`set_statistics`; they are not trained.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of ``mean`` and ``scale``, broadcast against one sample (e.g. ``(C, 1, 1)`` per
+        channel of an image, ``(C,)`` per channel of a sequence step).
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = Standardize((2, 1))
+    >>> layer.set_statistics([[1.0], [10.0]], [[2.0], [5.0]])
+    >>> layer(torch.tensor([[[3.0, 1.0], [10.0, 20.0]]]))
+    tensor([[[1., 0.],
+             [0., 2.]]])
+    """
+
+    def __init__(self, shape):
+        super().__init__()
+        shape = tuple(int(s) for s in shape)
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("scale", torch.ones(shape))
+
+    def set_statistics(self, mean, scale):
+        """Copy ``mean`` and ``scale`` (array-likes of the layer's shape) into the buffers."""
+        with torch.no_grad():
+            self.mean.copy_(torch.as_tensor(mean).reshape(self.mean.shape))
+            self.scale.copy_(torch.as_tensor(scale).reshape(self.scale.shape))
+
+    def forward(self, x):
+        """``(x - mean) / scale``, in the dtype of ``x``."""
+        return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
 
 
 def kaiming_init_(module):
@@ -179,6 +219,14 @@ class ConvNet(nn.Module):
         Flatten the last feature map (LeNet) or average it over space (global average pooling).
     dense_units : tuple of int, default=(120, 84)
         Hidden fully connected layers of the head.
+    standardize : {'channel', 'feature'} or None, default=None
+        A :class:`Standardize` layer in front: one mean and scale per input channel, or per
+        input value (``input_shape``); its statistics are set by the estimator in ``fit``.
+    padding_value : float or None, default=None
+        Input values equal to it (NaN allowed) are missing: they read as zeros after the
+        standardisation (the training mean). For 1-D input, steps missing on every channel
+        after the last observed step are trailing padding, and global average pooling
+        averages only over the observed length (variable-length series).
 
     Attributes
     ----------
@@ -212,9 +260,12 @@ class ConvNet(nn.Module):
         activation="relu",
         head="flatten",
         dense_units=(120, 84),
+        standardize=None,
+        padding_value=None,
     ):
         super().__init__()
         input_shape = tuple(int(s) for s in input_shape)
+        self.padding_value = padding_value
         if len(input_shape) not in (2, 3):
             raise ValueError(
                 f"input_shape must be (channels, length) or (channels, height, width), "
@@ -226,6 +277,16 @@ class ConvNet(nn.Module):
             raise ValueError(f"pooling must be 'max', 'avg' or None, got {pooling!r}.")
         n_dims = len(input_shape) - 1
         self.input_shape = input_shape
+        if standardize not in ("channel", "feature", None):
+            raise ValueError(
+                f"standardize must be 'channel', 'feature' or None, got {standardize!r}."
+            )
+        if standardize == "channel":
+            self.input_scaler = Standardize((input_shape[0],) + (1,) * n_dims)
+        elif standardize == "feature":
+            self.input_scaler = Standardize(input_shape)
+        else:
+            self.input_scaler = None
         conv = _conv(n_dims)
         pad = kernel_size // 2
 
@@ -282,12 +343,39 @@ class ConvNet(nn.Module):
             # NHWC weights and activations: oneDNN's fast path (1.3-1.7x faster CPU training)
             self.to(memory_format=torch.channels_last)
 
+    @staticmethod
+    def _observed(lengths, n_in, n_out):
+        """Bool mask (n, n_out): positions of a feature map of ``n_out`` steps that lie within
+        each sample's observed length (``lengths`` of ``n_in`` input steps, scaled up)."""
+        valid_out = torch.div(lengths * n_out + n_in - 1, n_in, rounding_mode="floor")
+        return torch.arange(n_out, device=lengths.device)[None, :] < valid_out[:, None]
+
     def forward(self, x):
         """Logits of shape (n_samples, n_classes) for x of shape (n_samples, *input_shape)."""
+        lengths = None
+        if self.padding_value is not None:
+            missing = torch.isnan(x) if math.isnan(self.padding_value) else x == self.padding_value
+            if x.dim() == 3:
+                observed = (~missing.all(dim=1)).to(torch.long)  # (n, L)
+                steps = torch.arange(1, x.shape[-1] + 1, device=x.device)
+                lengths = (observed * steps).amax(dim=1).clamp(min=1)
+        if self.input_scaler is not None:
+            x = self.input_scaler(x)
+        if self.padding_value is not None:
+            x = x.masked_fill(missing, 0.0)
         if self._channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        z = self.features(x)
-        if self.head == "gap":
+        if lengths is None:
+            z = self.features(x)
+        else:  # padding reads as zeros after every stage, as beyond the end of a shorter series
+            z = x
+            for stage in self.features:
+                z = stage(z)
+                z = z * self._observed(lengths, x.shape[-1], z.shape[-1])[:, None, :]
+        if self.head == "gap" and lengths is not None:
+            valid = self._observed(lengths, x.shape[-1], z.shape[-1])
+            z = z.sum(dim=2) / valid.sum(dim=1, keepdim=True)
+        elif self.head == "gap":
             z = z.mean(dim=tuple(range(2, z.ndim)))
         else:
             z = torch.flatten(z, 1)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._modules import Standardize
+
 __all__ = [
     "sinusoidal_positional_encoding",
     "sequence_lengths",
@@ -108,6 +110,16 @@ class SequenceInput(nn.Module):
         Padding token id (tokens only); its embedding is the zero vector.
     padding_value : float or None, default=None
         Padding value of continuous input (NaN allowed).
+    patch_size : int, default=1
+        Continuous input only: non-overlapping patches of ``patch_size`` steps become one
+        step of ``patch_size * C`` values (a strided convolution with kernel and stride
+        ``patch_size`` once projected), so a series of ``T`` steps is read as
+        ``ceil(T / patch_size)`` steps; the sequence is padded with zeros at the end to a
+        whole number of patches. Needs ``embedding_dim`` when above 1.
+    standardize : bool, default=False
+        Continuous input only: a :class:`~sklearn_deep.neural_network._modules.Standardize`
+        layer (one mean and scale per channel, set by the estimator in ``fit``) before
+        padding is zeroed and patches are formed.
     """
 
     def __init__(
@@ -118,6 +130,9 @@ class SequenceInput(nn.Module):
         embedding_dim=None,
         padding_idx=0,
         padding_value=None,
+        patch_size=1,
+        standardize=False,
+        conv_channels=None,
     ):
         super().__init__()
         if input_type not in ("tokens", "continuous"):
@@ -125,6 +140,22 @@ class SequenceInput(nn.Module):
         self.input_type = input_type
         self.padding_idx = padding_idx
         self.padding_value = padding_value
+        self.patch_size = int(patch_size)
+        if self.patch_size < 1:
+            raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        if self.patch_size > 1 and (input_type == "tokens" or embedding_dim is None):
+            raise ValueError("patch_size > 1 needs continuous input and an embedding_dim")
+        self.input_scaler = (
+            Standardize((n_channels,)) if standardize and input_type == "continuous" else None
+        )
+        self.conv = None
+        if conv_channels and input_type == "continuous":
+            self.conv = nn.Sequential(
+                nn.Conv1d(n_channels, conv_channels, 7, padding=3, bias=False),
+                nn.BatchNorm1d(conv_channels),
+                nn.ReLU(),
+            )
+            n_channels = conv_channels
         if input_type == "tokens":
             if vocab_size is None or embedding_dim is None:
                 raise ValueError("token input needs vocab_size and embedding_dim")
@@ -147,7 +178,7 @@ class SequenceInput(nn.Module):
                 self.projection = None
                 self.output_dim = n_channels
             else:
-                self.projection = nn.Linear(n_channels, embedding_dim)
+                self.projection = nn.Linear(n_channels * self.patch_size, embedding_dim)
                 self.output_dim = embedding_dim
 
     def padding_mask(self, X):
@@ -169,8 +200,18 @@ class SequenceInput(nn.Module):
         if self.input_type == "tokens":
             ids = X.long().clamp(min=0, max=self.vocab_size)
             return self.embedding(ids), lengths
+        if self.input_scaler is not None:
+            X = self.input_scaler(X)
         if self.padding_value is not None:  # padding steps read as zeros (NaN included)
             X = X.masked_fill(is_padding[..., None], 0.0)
+        if self.conv is not None:
+            X = self.conv(X.transpose(1, 2)).transpose(1, 2)
+            X = X.masked_fill(~_valid_mask(lengths, X.shape[1])[..., None], 0.0)
+        if self.patch_size > 1:
+            p = self.patch_size
+            n, T, C = X.shape
+            X = F.pad(X, (0, 0, 0, (-T) % p)).reshape(n, -(-T // p), p * C)
+            lengths = torch.div(lengths + p - 1, p, rounding_mode="floor")
         if self.projection is not None:
             X = self.projection(X)
         return X, lengths
@@ -266,6 +307,11 @@ class RecurrentClassifierModule(nn.Module):
         step of every sequence; kept steps are scaled by ``1 / (1 - embedding_dropout)``
         (``torch.nn.functional.dropout1d`` with the steps as channels). For text this is
         word dropout: the model cannot rely on any single word.
+    patch_size : int, default=1
+        Continuous input: steps per patch (see :class:`SequenceInput`); patches are
+        projected to ``embedding_dim`` values.
+    standardize : bool, default=False
+        Continuous input: per-channel standardisation layer (see :class:`SequenceInput`).
     """
 
     def __init__(
@@ -285,6 +331,9 @@ class RecurrentClassifierModule(nn.Module):
         pooling="last",
         attention_dim=None,
         embedding_dropout=0.0,
+        patch_size=1,
+        standardize=False,
+        conv_channels=None,
     ):
         super().__init__()
         if cell not in _RNN_CELLS:
@@ -295,9 +344,12 @@ class RecurrentClassifierModule(nn.Module):
             input_type,
             n_channels=n_channels,
             vocab_size=vocab_size,
-            embedding_dim=embedding_dim if input_type == "tokens" else None,
+            embedding_dim=embedding_dim if input_type == "tokens" or patch_size > 1 else None,
             padding_idx=padding_idx,
             padding_value=padding_value,
+            patch_size=patch_size,
+            standardize=standardize,
+            conv_channels=conv_channels,
         )
         self.cell = cell
         self.pooling = pooling
@@ -529,6 +581,11 @@ class TransformerClassifierModule(nn.Module):
         Causal self-attention: step t attends only to steps <= t.
     pooling : {'cls', 'mean', 'last'}, default='mean'
         'cls' prepends a learned classification token at position 0 and reads its output.
+    patch_size : int, default=1
+        Continuous input: steps per patch, each patch projected to one ``d_model`` token
+        (see :class:`SequenceInput`).
+    standardize : bool, default=False
+        Continuous input: per-channel standardisation layer (see :class:`SequenceInput`).
     """
 
     def __init__(
@@ -548,6 +605,9 @@ class TransformerClassifierModule(nn.Module):
         max_len=None,
         causal=False,
         pooling="mean",
+        patch_size=1,
+        standardize=False,
+        conv_channels=None,
     ):
         super().__init__()
         if pooling not in ("cls", "mean", "last"):
@@ -561,6 +621,9 @@ class TransformerClassifierModule(nn.Module):
             embedding_dim=d_model,
             padding_idx=padding_idx,
             padding_value=padding_value,
+            patch_size=patch_size,
+            standardize=standardize,
+            conv_channels=conv_channels,
         )
         self.d_model = d_model
         self.causal = causal

@@ -20,9 +20,9 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import svd_flip
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_feature_names, check_array, validate_data
 
-from ._base import BaseNeuralClassifier
+from ._base import BaseNeuralClassifier, standardization_statistics
 
 _SEQUENCE_CONSTRAINTS = {
     "input_type": [StrOptions({"auto", "tokens", "continuous"})],
@@ -32,7 +32,16 @@ _SEQUENCE_CONSTRAINTS = {
     "padding_value": [Real, None],
     "gradient_clipping": [Interval(Real, 0, None, closed="neither"), None],
     "embedding_init": [StrOptions({"normal", "svd"})],
+    "patch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+    "standardize": [StrOptions({"channel"}), None],
 }
+
+# patch_size='auto': long real-valued series are read in at most this many patches
+_AUTO_PATCHES = 64
+
+# largest token embedding (rows x embedding_dim x 4 bytes, with Adam's two moments and the
+# gradient: x 4) that X's largest id may ask for before it is an error
+_MAX_EMBEDDING_BYTES = 2 * 1024**3
 
 
 def svd_token_embedding(X, n_rows, padding_idx, n_components, random_state):
@@ -148,7 +157,12 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
             allow_nd=True,
             ensure_all_finite="allow-nan" if self._nan_padding() else True,
         )
-        if _no_y(y):
+        if _no_y(y) and not reset and self._any_length(X):
+            # any number of steps at prediction: n_features_in_ (the fitted T) is not checked
+            kwargs.pop("reset")
+            _check_feature_names(self, X, reset=False)
+            X = check_array(X, **kwargs)
+        elif _no_y(y):
             X = validate_data(self, X, **kwargs)
         else:
             X, y = validate_data(self, X, y, **kwargs)
@@ -170,6 +184,14 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
             X = self._prepare_continuous(X, shape)
         return X if _no_y(y) else (X, y)
 
+    def _any_length(self, X):
+        """Whether prediction input ``X`` may have another number of steps than in ``fit``:
+        token ids, and 3-D real-valued sequences (2-D real-valued X is a table whose columns
+        are checked as scikit-learn checks features; pass it as (n, T, 1) to change T)."""
+        if self._input_kind == "tokens":
+            return True
+        return np.ndim(X) == 3 if hasattr(X, "ndim") else np.asarray(X).ndim == 3
+
     def _prepare_tokens(self, X, reset):
         if X.ndim != 2:
             raise ValueError(
@@ -189,6 +211,17 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
                 vocab = int(self.vocab_size)
             else:
                 vocab = int(X.max()) + 1 if X.size else 1
+                dim = int(getattr(self, "embedding_dim", None) or getattr(self, "d_model", 64))
+                need = (vocab + 1) * dim * 4 * 4
+                if need > _MAX_EMBEDDING_BYTES:
+                    raise ValueError(
+                        f"X is read as token ids (an integer array) and its largest id is "
+                        f"{vocab - 1}: an embedding with {vocab + 1} rows would need about "
+                        f"{need / 1024**3:.1f} GB. Map the tokens to consecutive ids "
+                        "(e.g. with sklearn_deep.preprocessing.TextToSequence), pass "
+                        "vocab_size= (larger ids share one out-of-vocabulary row), or pass "
+                        "input_type='continuous' if X holds real values."
+                    )
                 if self.padding_idx is not None:
                     vocab = max(vocab, int(self.padding_idx) + 1)
             if self.padding_idx is not None and self.padding_idx >= vocab:
@@ -223,6 +256,15 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
                 )
         return X
 
+    def _patch_size(self, sample_shape):
+        """Steps per patch for the fitted input: 1 for tokens; for 'auto' the smallest patch
+        that reads ``T`` steps as at most ``_AUTO_PATCHES`` patches."""
+        if self._input_kind == "tokens" or self.patch_size is None:
+            return 1
+        if self.patch_size == "auto":
+            return max(1, -(-int(sample_shape[0]) // _AUTO_PATCHES))
+        return int(self.patch_size)
+
     def _input_module_kwargs(self, sample_shape):
         """Keyword arguments of the module's input layer, from the fitted input kind."""
         if self._input_kind == "tokens":
@@ -235,7 +277,36 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
             "input_type": "continuous",
             "n_channels": int(sample_shape[1]),
             "padding_value": None if self.padding_value is None else float(self.padding_value),
+            "patch_size": self._patch_size(sample_shape),
+            "standardize": self.standardize == "channel",
         }
+
+    def _padding_steps(self, X):
+        """Bool array (n, T): padding steps of continuous ``X`` of shape (n, T, C)."""
+        if self.padding_value is None:
+            return np.zeros(X.shape[:2], dtype=bool)
+        if self._nan_padding():
+            return np.isnan(X).all(axis=2)
+        return (X == self.padding_value).all(axis=2)
+
+    def _standardization_statistics(self, X):
+        if self._input_kind == "tokens":
+            return None
+        valid = ~self._padding_steps(X)
+        return standardization_statistics(X, axis=(0, 1), valid=valid[..., None])
+
+    def _check_sample_shape(self, sample_shape):
+        """Any number of steps; continuous input keeps the fitted number of channels."""
+        sample_shape = tuple(sample_shape)
+        if self._input_kind == "tokens" and len(sample_shape) == 1:
+            return
+        if len(sample_shape) == 2 and sample_shape[1:] == self._sample_shape[1:]:
+            return
+        raise ValueError(
+            f"X has samples of shape {sample_shape}, but {type(self).__name__} was fitted on "
+            f"samples of shape {self._sample_shape}: the number of channels must match "
+            "(any number of steps is accepted)."
+        )
 
     # ------------------------------------------------------------------ training
     def _init_module_from_data(self, module, X, seed):

@@ -1,6 +1,9 @@
 """Transformer-encoder sequence classifier on skorch."""
 
+import os
 from numbers import Integral, Real
+
+import numpy as np
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -8,6 +11,18 @@ from ._seq_modules import TransformerClassifierModule
 from ._sequence_base import BaseSequenceClassifier
 
 __all__ = ["TransformerClassifier"]
+
+# memory for the attention maps of one forward pass at prediction
+_PREDICT_MEMORY = 512 * 1024**2
+
+
+def _memory_limit():
+    """Half of the memory available now (all of it if the system does not say)."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return float("inf")
+    return available / 2
 
 
 class TransformerClassifier(BaseSequenceClassifier):
@@ -65,9 +80,21 @@ class TransformerClassifier(BaseSequenceClassifier):
         seen in ``fit`` plus one. Larger ids share one out-of-vocabulary embedding.
     padding_idx : int or None, default=0
         Token id used for padding (masked).
-    padding_value : float or None, default=None
-        Value marking padding steps of real-valued sequences (every channel equal to it);
-        ``np.nan`` allows NaN padding. None: no padding.
+    padding_value : float or None, default=np.nan
+        Value marking padding steps of real-valued sequences (every channel equal to it):
+        by default NaN, so variable-length series padded with NaN at the end (as the UCR/UEA
+        loaders return them) work as they are. None: no padding (NaN is then an error).
+    patch_size : int, 'auto' or None, default='auto'
+        Real-valued sequences only: read non-overlapping patches of ``patch_size`` steps as
+        one step (all their values projected linearly, a strided convolution), so a long
+        series costs tens of steps, not hundreds. 'auto' uses the smallest patch that reads
+        the fitted length ``T`` in at most 64 patches (``ceil(T / 64)``; no patching up to 64
+        steps). 1 or None turns patching off.
+    standardize : {'channel'} or None, default='channel'
+        Real-valued sequences only: standardise each channel with the mean and standard
+        deviation of the training data (padding excluded), learned in ``fit`` and kept in
+        the module; raw, z-normalised and unscaled inputs then train alike. None feeds the
+        values as they are.
     gradient_clipping : float or None, default=1.0
         Clip the global gradient norm to this value (None: no clipping).
     optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
@@ -79,17 +106,28 @@ class TransformerClassifier(BaseSequenceClassifier):
     weight_decay : float, default=0.0
         L2 penalty.
     lr_schedule : {'step', 'cosine'} or None, default=None
-        Per-epoch learning-rate schedule.
-    max_epochs : int, default=10
-        Passes over the training data.
-    batch_size : int, default=32
-        Mini-batch size.
+        Per-epoch learning-rate schedule. None divides the learning rate by 5 on a
+        plateau of the training loss (at most 3 times; see ``tol``).
+    max_epochs : int or 'auto', default='auto'
+        Most passes over the training data. 'auto': enough epochs for about 2,000 optimizer
+        steps, at least 10 and at most 200 (small data sets get enough steps, large ones a
+        few passes); the convergence rule (``tol``) usually stops earlier.
+    tol : float or None, default=1e-4
+        Relative convergence tolerance on the training loss: a plateau is ``n_iter_no_change``
+        epochs whose mean loss is not ``1 - tol`` times the mean of the ``n_iter_no_change``
+        epochs before. The first three plateaus divide the learning rate by 5 (with
+        ``lr_schedule=None``), the next one ends training. When the budget ends while the
+        loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
+        None trains for the whole budget.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)`` (several steps per
+        epoch on tiny data sets, batches of 64 on large ones).
     early_stopping : bool, default=False
         Stop when the loss on a held-out ``validation_fraction`` stops improving.
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience, in epochs, of the convergence rule and of early stopping.
     warm_start : bool, default=False
         Continue training on the next ``fit``.
     random_state : int, RandomState instance or None, default=None
@@ -166,15 +204,18 @@ class TransformerClassifier(BaseSequenceClassifier):
         input_shape=None,
         vocab_size=None,
         padding_idx=0,
-        padding_value=None,
+        padding_value=np.nan,
+        patch_size="auto",
+        standardize="channel",
         gradient_clipping=1.0,
         optimizer="adam",
         lr=2e-3,
         momentum=0.9,
         weight_decay=0.0,
         lr_schedule=None,
-        max_epochs=10,
-        batch_size=32,
+        max_epochs="auto",
+        tol=1e-4,
+        batch_size="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -192,6 +233,7 @@ class TransformerClassifier(BaseSequenceClassifier):
             weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             max_epochs=max_epochs,
+            tol=tol,
             batch_size=batch_size,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
@@ -217,7 +259,41 @@ class TransformerClassifier(BaseSequenceClassifier):
         self.vocab_size = vocab_size
         self.padding_idx = padding_idx
         self.padding_value = padding_value
+        self.patch_size = patch_size
+        self.standardize = standardize
         self.gradient_clipping = gradient_clipping
+
+    def _attention_bytes(self, sample_shape, itemsize, training):
+        """Bytes of the attention maps of one sample of ``sample_shape`` (every block's
+        ``n_heads x T' x T'`` scores, softmax weights and, in training, their gradients)."""
+        n_tokens = -(-int(sample_shape[0]) // self._patch_size(sample_shape))
+        n_tokens += self.pooling == "cls"
+        copies = 4 * self.num_layers if training else 2
+        return copies * self.n_heads * n_tokens**2 * itemsize
+
+    def _check_attention_memory(self, sample_shape, batch, itemsize, training):
+        need = batch * self._attention_bytes(sample_shape, itemsize, training)
+        limit = _memory_limit()
+        if need > limit:
+            raise ValueError(
+                f"Sequences of {sample_shape[0]} steps read as "
+                f"{-(-int(sample_shape[0]) // self._patch_size(sample_shape))} tokens need "
+                f"about {need / 1024**3:.1f} GB for the self-attention maps of a batch of "
+                f"{batch}, more than half of this machine's available memory "
+                f"({2 * limit / 1024**3:.1f} GB). Read the series in patches "
+                "(patch_size='auto' or a larger patch_size), or use a smaller batch_size."
+            )
+
+    def _predict_batch_size(self, sample_shape):
+        per_sample = self._attention_bytes(sample_shape, 8, training=False)
+        self._check_attention_memory(sample_shape, 1, 8, training=False)
+        return int(max(1, min(super()._predict_batch_size(sample_shape), _PREDICT_MEMORY // per_sample)))
+
+    def _make_net(self, sample_shape, n_classes, seed, n_samples):
+        self._check_attention_memory(
+            sample_shape, self._effective_batch_size(n_samples), 4, training=True
+        )
+        return super()._make_net(sample_shape, n_classes, seed, n_samples)
 
     def _build_module(self, sample_shape, n_classes):
         if self.d_model % self.n_heads:
@@ -238,7 +314,7 @@ class TransformerClassifier(BaseSequenceClassifier):
             "dim_feedforward": self.dim_feedforward,
             "dropout": self.dropout,
             "positional_encoding": self.positional_encoding,
-            "max_len": int(sample_shape[0]),
+            "max_len": -(-int(sample_shape[0]) // self._patch_size(sample_shape)),
             "causal": self.causal,
             "pooling": self.pooling,
         }

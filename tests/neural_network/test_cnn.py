@@ -160,6 +160,8 @@ def test_single_feature_and_strided_gelu_avgpool():
     X = rng.normal(size=(80, 16))
     y = (X[:, :8].sum(axis=1) > 0).astype(int)
     clf = CNNClassifier(
+        channels=(6, 16),
+        kernel_size=5,
         stride=2,
         activation="gelu",
         pooling="avg",
