@@ -280,7 +280,7 @@ class CNNClassifier(BaseNeuralClassifier):
         return X, out[1]
 
     def _nan_padding(self):
-        return self.padding_value is not None and np.isnan(self.padding_value)
+        return self.padding_value is not None and bool(np.isnan(self.padding_value))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
