@@ -154,7 +154,9 @@ def load(path, *, trusted=None):
         try:
             return Decoder(reader).decode(manifest["root"])
         except RecursionError:
-            raise ArchiveError("The file is corrupted: its object tree is nested too deeply.") from None
+            raise ArchiveError(
+                "The file is corrupted: its object tree is nested too deeply."
+            ) from None
 
 
 def _warn_versions(saved):

@@ -31,7 +31,9 @@ MAX_MANIFEST_BYTES = 64 * 2**20
 MAX_NPY_HEADER_BYTES = 10_000  # numpy's own default limit for a safe header
 MAX_MEMBERS = 100_000
 
-_MEMBER_RE = re.compile(r"\A(?:manifest\.json|arrays/[0-9]{1,9}\.npy|tensors/[0-9]{1,9}\.safetensors)\Z")
+_MEMBER_RE = re.compile(
+    r"\A(?:manifest\.json|arrays/[0-9]{1,9}\.npy|tensors/[0-9]{1,9}\.safetensors)\Z"
+)
 # numeric, boolean and fixed-width string dtypes only: nothing that needs pickle
 _ARRAY_KINDS = frozenset("biufcUS")
 
@@ -200,9 +202,7 @@ class ArchiveReader:
             raise ArchiveError(f"{self._label()} is not a sklearn-deep model file.")
         version = manifest.get("format_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ArchiveError(
-                f"{self._label()} is corrupted: invalid format_version {version!r}."
-            )
+            raise ArchiveError(f"{self._label()} is corrupted: invalid format_version {version!r}.")
         if version > FORMAT_VERSION:
             raise ArchiveError(
                 f"{self._label()} was written in model format version {version} (by "

@@ -22,6 +22,7 @@ strings, booleans, ``null`` and finite numbers stand for themselves. Tags:
                     of estimators) and ``attrs`` (the rest of ``vars(obj)``), restored with
                     ``cls.__new__`` and the instance dict (``__init__`` is not run), plus
                     ``torch`` for the fitted skorch net of a neural estimator (``_torch``)
+``ufunc``           a NumPy ufunc by name (``numpy.log1p``)
 ``torch_device``    ``torch.device``; ``tensor`` a lone tensor in a safetensors member;
                     ``skorch_history`` skorch's ``History`` as a list of plain dicts
 ==================  ============================================================
@@ -109,6 +110,10 @@ class Encoder:
             return {"t": "dtype", "v": self._dtype_str(obj, where)}
         if isinstance(obj, type):
             return self._type(obj, where)
+        if isinstance(obj, np.ufunc):
+            if getattr(np, obj.__name__, None) is not obj:
+                raise ValueError(f"Cannot save {where}: {obj!r} is not a NumPy ufunc by name.")
+            return {"t": "ufunc", "v": obj.__name__}
         if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
             return {"t": "function", **self._path(obj, where)}
         if isinstance(obj, bytes):
@@ -125,7 +130,10 @@ class Encoder:
         if type(obj) is list:
             return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
         if type(obj) is tuple:
-            return {"t": "tuple", "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
+            return {
+                "t": "tuple",
+                "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)],
+            }
         if type(obj) in (set, frozenset):
             items = list(obj)
             try:
@@ -156,7 +164,11 @@ class Encoder:
             bg = obj.bit_generator
             if type(bg).__name__ not in _BIT_GENERATORS:
                 raise ValueError(f"Cannot save {where}: unknown bit generator {type(bg)}.")
-            return {"t": "generator", "bit_generator": type(bg).__name__, "state": self.encode(bg.state, where)}
+            return {
+                "t": "generator",
+                "bit_generator": type(bg).__name__,
+                "state": self.encode(bg.state, where),
+            }
         if _is_skorch_history(obj):
             return {"t": "skorch_history", "items": self.encode(list(obj), where)}
         if _torch_loaded():
@@ -173,8 +185,10 @@ class Encoder:
 
     def _scalar(self, obj, where):
         dtype = obj.dtype
-        if dtype.kind not in "biufcUS" or (dtype.kind == "f" and dtype.itemsize > 8) or (
-            dtype.kind == "c" and dtype.itemsize > 16
+        if (
+            dtype.kind not in "biufcUS"
+            or (dtype.kind == "f" and dtype.itemsize > 8)
+            or (dtype.kind == "c" and dtype.itemsize > 16)
         ):
             raise ValueError(f"Cannot save {where}: unsupported NumPy scalar of dtype {dtype}.")
         value = obj.item()
@@ -208,7 +222,9 @@ class Encoder:
         except Exception:  # noqa: BLE001 - any failure means "not importable"
             resolved = None
         if resolved is not obj:
-            raise ValueError(f"Cannot save {where}: {module}.{qualname} does not import back to {obj!r}.")
+            raise ValueError(
+                f"Cannot save {where}: {module}.{qualname} does not import back to {obj!r}."
+            )
         return {"module": module, "name": qualname}
 
     def _type(self, cls, where):
@@ -245,10 +261,17 @@ class Encoder:
 
         cls = type(obj)
         state = getattr(obj, "__dict__", None)
-        if not isinstance(state, dict) or getattr(cls, "__slots__", ()):
+        if (
+            not isinstance(state, dict)
+            or getattr(cls, "__slots__", ())
+            or cls.__new__ is not object.__new__
+            or isinstance(obj, (list, tuple, dict, set, frozenset, str, bytes, int, float))
+            or isinstance(obj, (np.ndarray, np.generic))
+        ):
             raise ValueError(
-                f"Cannot save {where}: objects of type {_fullname(cls)} have no plain instance "
-                "dict to save."
+                f"Cannot save {where}: the state of a {_fullname(cls)} is not a plain instance "
+                "dict (subclasses of built-in containers or arrays, and extension types, are "
+                "not supported)."
             )
         node = {"t": "object", **self._path(cls, where)}
         state = dict(state)
@@ -399,9 +422,11 @@ class Decoder:
         return _BUILTIN_TYPES[node["v"]]
 
     def _shape(self, shape):
-        if not isinstance(shape, list) or not all(
-            type(s) is int and 0 <= s < 2**62 for s in shape
-        ) or len(shape) > 64:
+        if (
+            not isinstance(shape, list)
+            or not all(type(s) is int and 0 <= s < 2**62 for s in shape)
+            or len(shape) > 64
+        ):
             raise ValueError(f"bad shape {shape!r}")
         return tuple(shape)
 
@@ -426,6 +451,12 @@ class Decoder:
         if not isinstance(data, np.ndarray) or not isinstance(mask, np.ndarray):
             raise TypeError("masked array parts are not arrays")
         return np.ma.MaskedArray(data, mask=mask, fill_value=self.decode(node["fill_value"], depth))
+
+    def _decode_ufunc(self, node, depth):
+        func = getattr(np, node["v"], None) if isinstance(node["v"], str) else None
+        if not isinstance(func, np.ufunc):
+            raise ValueError(f"{node['v']!r} is not a NumPy ufunc")
+        return func
 
     def _decode_random_state(self, node, depth):
         rs = np.random.RandomState()
