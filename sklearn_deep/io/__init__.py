@@ -95,6 +95,16 @@ def get_untrusted_types(path):
     names : list of str
         Sorted fully qualified names (``module.QualName``); to be reviewed, then passed as
         ``load(path, trusted=names)``.
+
+    Examples
+    --------
+    >>> import io
+    >>> from sklearn_deep.cluster import KMeans
+    >>> from sklearn_deep.io import dump, get_untrusted_types
+    >>> buffer = io.BytesIO()
+    >>> dump(KMeans(n_clusters=3), buffer)
+    >>> get_untrusted_types(io.BytesIO(buffer.getvalue()))
+    []
     """
     with ArchiveReader(path) as reader:
         manifest = reader.manifest()
@@ -139,6 +149,20 @@ def load(path, *, trusted=None):
     --------
     dump : Save an estimator.
     get_untrusted_types : List the types a file would need trusted.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from sklearn_deep.io import dump, load
+    >>> from sklearn_deep.mixture import GaussianMixture
+    >>> X = np.random.RandomState(0).normal(size=(50, 2))
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> buffer = io.BytesIO()
+    >>> dump(gm, buffer)
+    >>> loaded = load(io.BytesIO(buffer.getvalue()))
+    >>> np.array_equal(loaded.score_samples(X), gm.score_samples(X))
+    True
     """
     if isinstance(trusted, str):
         raise TypeError("trusted must be a list of type names, not a string.")

@@ -39,9 +39,27 @@ _ARRAY_KINDS = frozenset("biufcUS")
 
 
 class ArchiveError(ValueError):
-    """A saved model file that cannot be read: not a model file, truncated, corrupted, from a
-    newer format version, or holding something this reader refuses (a pickle payload, an
-    unexpected member, an oversized header)."""
+    """Raised by :func:`~sklearn_deep.io.load` for a file it cannot or will not read.
+
+    The file is not a model file, is truncated or corrupted, was written by a newer format
+    version, or holds something the reader refuses (a pickle payload, an unexpected member
+    such as a path-like name, an oversized or inconsistent array header). A ``ValueError``.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the file and the member.
+
+    Examples
+    --------
+    >>> import io
+    >>> from sklearn_deep.io import ArchiveError, load
+    >>> try:
+    ...     load(io.BytesIO(b"not a model"))
+    ... except ArchiveError as exc:
+    ...     print("refused:", str(exc)[:40])
+    refused: The file is not a sklearn-deep model fil
+    """
 
 
 def check_array_dtype(dtype, where):

@@ -52,10 +52,26 @@ class UntrustedTypesError(TypeError):
     """Raised by :func:`~sklearn_deep.io.load` when the file names types that are not
     trusted: neither defined in sklearn_deep or scikit-learn nor listed in ``trusted``.
 
+    A ``TypeError``; nothing from the file has been built when it is raised.
+
+    Parameters
+    ----------
+    types : iterable of str
+        Fully qualified names of the untrusted types and functions.
+
     Attributes
     ----------
     types : list of str
-        Fully qualified names of the untrusted types and functions.
+        The names, sorted: review them, then pass them as ``load(path, trusted=types)``.
+
+    Examples
+    --------
+    >>> from sklearn_deep.io import UntrustedTypesError
+    >>> err = UntrustedTypesError(["mypackage.MyCallback"])
+    >>> err.types
+    ['mypackage.MyCallback']
+    >>> isinstance(err, TypeError)
+    True
     """
 
     def __init__(self, types):
