@@ -48,6 +48,11 @@ def dump(estimator, path):
         Destination. A path is written through a temporary file in the same directory and
         renamed at the end, so a failed dump leaves nothing behind.
 
+    Returns
+    -------
+    None
+        The file is written; nothing is returned.
+
     Raises
     ------
     ValueError

@@ -61,6 +61,9 @@ class ArchiveError(ValueError):
     refused: The file is not a sklearn-deep model fil
     """
 
+    def __init__(self, message):
+        super().__init__(message)
+
 
 def check_array_dtype(dtype, where):
     """Raise ``ValueError`` unless ``dtype`` can go to a ``.npy`` member without pickle."""
