@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -123,6 +123,9 @@ def test_neural_round_trip_details(tmp_path):
     assert loaded.n_iter_ == est.n_iter_
     for p, q in zip(est.module_.state_dict().values(), loaded.module_.state_dict().values()):
         assert torch.equal(p, q)
+    # a loaded estimator clones and refits like the original
+    refit = clone(loaded).fit(X, y)
+    assert np.array_equal(refit.predict_proba(X), clone(est).fit(X, y).predict_proba(X))
     # one more epoch of training from the saved optimizer state gives the same weights
     est.partial_fit(X, y)
     loaded.partial_fit(X, y)
@@ -186,6 +189,25 @@ def test_grid_search_round_trip(tmp_path):
     # best_estimator_ alone
     best = _round_trip(search.best_estimator_, tmp_path / "best.skd")
     _assert_same_outputs(search.best_estimator_, best, X)
+
+
+def test_grid_search_over_neural_estimator(tmp_path):
+    cls = ESTIMATORS["LSTMClassifier"]
+    X, y = _data(cls())
+    search = GridSearchCV(_small(cls, max_epochs=1), {"hidden_size": [2, 3]}, cv=2).fit(X, y)
+    loaded = _round_trip(search, tmp_path / "search.skd")
+    assert loaded.best_params_ == search.best_params_
+    _assert_same_outputs(search, loaded, X, y)
+    best = _round_trip(search.best_estimator_, tmp_path / "best.skd")
+    _assert_same_outputs(search.best_estimator_, best, X, y)
+
+
+def test_version_mismatch_warns(model_file):
+    def older(manifest):
+        manifest["versions"]["sklearn"] = "0.0.1"
+
+    with pytest.warns(UserWarning, match=r"sklearn 0\.0\.1"):
+        load(_edit_manifest(model_file, older))
 
 
 def test_dataframe_feature_names(tmp_path):
@@ -482,7 +504,11 @@ def test_deeply_nested_manifest_refused(model_file):
 # ---------------------------------------------------------------------- properties
 def _assert_deep_equal(a, b):
     assert type(a) is type(b), (type(a), type(b))
-    if isinstance(a, np.ndarray):
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        assert b.dtype == object and a.shape == b.shape
+        for x, y in zip(a.ravel(), b.ravel()):
+            _assert_deep_equal(x, y)
+    elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape
         assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
     elif isinstance(a, (list, tuple)):
@@ -503,6 +529,19 @@ _arrays = hnp.arrays(
     dtype=st.sampled_from(["<f8", "<f4", "<i8", "<u2", "|b1", "<c16", "<U3", ">f8"]),
     shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
 )
+
+
+def _object_array(items):
+    arr = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        arr[i] = item
+    return arr
+
+
+_object_arrays = st.lists(
+    st.none() | st.text(max_size=3) | st.integers() | st.tuples(st.integers(), st.text(max_size=2)),
+    max_size=4,
+).map(_object_array)
 _leaves = (
     st.none()
     | st.booleans()
@@ -513,6 +552,7 @@ _leaves = (
     | st.complex_numbers(allow_nan=False)
     | st.sampled_from([np.float32(1.5), np.int16(-3), np.bool_(True), np.float64("nan")])
     | _arrays
+    | _object_arrays
 )
 _values = st.recursive(
     _leaves,

@@ -458,7 +458,8 @@ class Decoder:
         if math.prod(shape) != len(items):
             raise ValueError("item count does not match the shape")
         arr = np.empty(len(items), dtype=object)
-        arr[:] = items if items else arr[:0]
+        for i, item in enumerate(items):  # one by one: sequences must not broadcast
+            arr[i] = item
         return arr.reshape(shape)
 
     def _decode_masked(self, node, depth):
