@@ -193,7 +193,14 @@ class ArchiveReader:
         try:
             with self._zip.open(info) as f:
                 data = f.read(limit + 1)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,  # an encrypted member
+        ) as exc:
             raise ArchiveError(
                 f"{self._label()} is truncated or corrupted: cannot read member {name!r} "
                 f"({type(exc).__name__}: {exc})."

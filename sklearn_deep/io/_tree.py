@@ -207,10 +207,7 @@ class Encoder:
             or (dtype.kind == "c" and dtype.itemsize > 16)
         ):
             raise ValueError(f"Cannot save {where}: unsupported NumPy scalar of dtype {dtype}.")
-        value = obj.item()
-        if isinstance(value, bytes):
-            value = {"t": "bytes", "hex": value.hex()}
-        return {"t": "scalar", "dtype": dtype.str, "v": self.encode(value, where)}
+        return {"t": "scalar", "dtype": dtype.str, "v": self.encode(obj.item(), where)}
 
     def _array(self, arr, where):
         if arr.dtype == object:
