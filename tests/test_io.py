@@ -142,7 +142,7 @@ def test_cuda_trained_model_loads_on_cpu(tmp_path, monkeypatch):
 
     cls = ESTIMATORS["LSTMClassifier"]
     X, y = _data(cls())
-    est = _small(cls).fit(X, y)
+    est = _small(cls, optimizer="sgd", lr_schedule="step", early_stopping=True).fit(X, y)
     expected = est.predict_proba(X)
     est.set_params(device="cuda")
     est.net_.device = "cuda"  # what a CUDA fit records (the weights are saved on the CPU)
@@ -386,6 +386,18 @@ def test_huge_shape_claim_refused(model_file):
     members["manifest.json"] = json.dumps(manifest).encode()
     with pytest.raises(ArchiveError, match="truncated or corrupted"):
         load(_rewrite(model_file, members))
+
+
+def test_oversized_safetensors_header_refused(tmp_path):
+    cls = ESTIMATORS["CNNClassifier"]
+    X, y = _data(cls())
+    path = tmp_path / "cnn.skd"
+    dump(_small(cls, max_epochs=1).fit(X, y), path)
+    members = _members(path)
+    name = _first(members, "tensors/")
+    members[name] = (2**40).to_bytes(8, "little") + members[name][8:]
+    with pytest.raises(ArchiveError, match="not a valid safetensors file"):
+        load(_rewrite(path, members))
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.95])
