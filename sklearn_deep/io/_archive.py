@@ -75,12 +75,8 @@ def check_array_dtype(dtype, where):
 
 
 class ArchiveWriter:
-    """Collects the binary members, then writes the whole archive in one go.
-
-    Parameters
-    ----------
-    None; members are added with :meth:`add_array` and :meth:`add_tensors`.
-    """
+    """Collects the binary members (:meth:`add_array`, :meth:`add_tensors`), then writes the
+    whole archive in one go (:meth:`write`)."""
 
     def __init__(self):
         self._members = []  # (name, bytes)

@@ -316,7 +316,7 @@ def resolve(module, qualname):
     return obj
 
 
-def referenced_names(node, depth=0):
+def referenced_names(node):
     """Every ``module.qualname`` that the tree names (classes, functions, object types)."""
     found = set()
     stack = [(node, 0)]
