@@ -5,8 +5,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skorch.callbacks import Callback
 from sklearn.utils import Bunch, check_random_state
+from skorch.callbacks import Callback
 
 from ._utils import (
     _as_output,
@@ -96,8 +96,20 @@ def _finalize(X_adv, X_mod, eps, clip, dtype):
     return out
 
 
-def _run_attack(caller, estimator, X, y, eps, step_size, n_steps, random_start, clip, targeted,
-                random_state, batch_size):
+def _run_attack(
+    caller,
+    estimator,
+    X,
+    y,
+    eps,
+    step_size,
+    n_steps,
+    random_start,
+    clip,
+    targeted,
+    random_state,
+    batch_size,
+):
     eps = _check_eps(eps)
     clip = _check_clip(clip)
     batch_size = _check_batch_size(batch_size)
@@ -120,8 +132,15 @@ def _run_attack(caller, estimator, X, y, eps, step_size, n_steps, random_start, 
             y_t = torch.as_tensor(codes[sl], device=device)
             s = None if start is None else _to_tensor(start[sl], device)
             x_adv = _attack_tensor(
-                module, x, y_t, eps=eps, step_size=step_size, n_steps=n_steps, clip=clip,
-                targeted=targeted, start=s,
+                module,
+                x,
+                y_t,
+                eps=eps,
+                step_size=step_size,
+                n_steps=n_steps,
+                clip=clip,
+                targeted=targeted,
+                start=s,
             )
             out[sl] = x_adv.cpu().numpy()
     dtype = X_mod.dtype if np.issubdtype(X_mod.dtype, np.floating) else np.float64
@@ -175,7 +194,17 @@ def fgsm(estimator, X, y=None, *, eps, clip=None, targeted=False, batch_size=Non
     True
     """
     return _run_attack(
-        "fgsm", estimator, X, y, eps, _check_eps(eps), 1, False, clip, bool(targeted), None,
+        "fgsm",
+        estimator,
+        X,
+        y,
+        eps,
+        _check_eps(eps),
+        1,
+        False,
+        clip,
+        bool(targeted),
+        None,
         batch_size,
     )
 
@@ -233,8 +262,18 @@ def pgd(
         raise ValueError(f"n_steps must be a positive int, got n_steps={n_steps!r}.")
     step_size = 2.5 * eps / n_steps if step_size is None else _check_eps(step_size, "step_size")
     return _run_attack(
-        "pgd", estimator, X, y, eps, step_size, int(n_steps), bool(random_start), clip,
-        bool(targeted), random_state, batch_size,
+        "pgd",
+        estimator,
+        X,
+        y,
+        eps,
+        step_size,
+        int(n_steps),
+        bool(random_start),
+        clip,
+        bool(targeted),
+        random_state,
+        batch_size,
     )
 
 
@@ -325,12 +364,18 @@ class AdversarialTraining(Callback):
     >>> clf = CNNClassifier(input_shape=(1, 8, 8), max_epochs=1, random_state=0,
     ...                     callbacks=[("adversarial", adv)])
     >>> clf = clf.fit(X[:200] / 16, y[:200])
-    >>> clf.net_.callbacks_[0][1].n_adversarial_ > 0
+    >>> dict(clf.net_.callbacks_)["adversarial"].n_adversarial_ > 0
     True
     """
 
     def __init__(
-        self, attack="fgsm", eps=0.1, ratio=0.5, step_size=None, n_steps=7, random_start=True,
+        self,
+        attack="fgsm",
+        eps=0.1,
+        ratio=0.5,
+        step_size=None,
+        n_steps=7,
+        random_start=True,
         clip=None,
     ):
         self.attack = attack
@@ -389,8 +434,15 @@ class AdversarialTraining(Callback):
             start = torch.empty_like(x).uniform_(-self.eps_, self.eps_)
         with frozen_eval(module), _grad_context(module, device):
             x_adv = _attack_tensor(
-                module, x, y, eps=self.eps_, step_size=self.step_, n_steps=self.steps_,
-                clip=self.clip_, targeted=False, start=start,
+                module,
+                x,
+                y,
+                eps=self.eps_,
+                step_size=self.step_,
+                n_steps=self.steps_,
+                clip=self.clip_,
+                targeted=False,
+                start=start,
             )
         self._saved = (Xb, k, Xb[:k].clone())
         with torch.no_grad():

@@ -220,12 +220,36 @@ def grad_cam(
     return _as_output(gb * cam[:, None], X_orig)
 
 
-def _gap_linear(module, X_mod, device):
-    """The final ``nn.Linear`` and a feature map whose spatial mean is its input."""
+def _final_linear(module):
+    """The last ``nn.Linear`` of the network (the class-score layer)."""
     linears = [(k, m) for k, m in module.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("class_activation_map needs a network ending in an nn.Linear layer.")
     return linears[-1]
+
+
+class _Recorder:
+    """Forward hooks recording every candidate layer's output and the final linear input."""
+
+    def __init__(self, named, linear):
+        self.outputs, self.pooled = {}, None
+        self._handles = [linear.register_forward_pre_hook(self._pre)]
+        for k, m in named:
+            self._handles.append(m.register_forward_hook(self._hook(k)))
+
+    def _pre(self, module, inputs):
+        self.pooled = inputs[0]
+
+    def _hook(self, name):
+        def hook(module, inputs, out):
+            if isinstance(out, torch.Tensor):
+                self.outputs[name] = out
+
+        return hook
+
+    def remove(self):
+        for h in self._handles:
+            h.remove()
 
 
 def class_activation_map(
@@ -263,7 +287,7 @@ def class_activation_map(
     X_orig, X_mod, module, device, codes, batch_size = _setup(
         estimator, X, target, batch_size, "class_activation_map"
     )
-    lin_name, linear = _gap_linear(module, X_mod, device)
+    lin_name, linear = _final_linear(module)
     named = [(k, m) for k, m in module.named_modules() if k]
     if layer is not None:
         named = [_find_layer(module, layer, "class_activation_map")]
@@ -271,25 +295,12 @@ def class_activation_map(
     chosen = None
     with torch.no_grad():
         for sl in _batches(X_mod.shape[0], batch_size):
-            x = _to_tensor(X_mod[sl], device)
-            outputs, pooled = {}, {}
-            handles = [
-                linear.register_forward_pre_hook(lambda m, inp: pooled.setdefault("p", inp[0]))
-            ]
-            for k, m in named:
-                handles.append(
-                    m.register_forward_hook(
-                        lambda mod, inp, out, k=k: outputs.__setitem__(k, out)
-                        if isinstance(out, torch.Tensor)
-                        else None
-                    )
-                )
+            rec = _Recorder(named, linear)
             try:
-                module(x)
+                module(_to_tensor(X_mod[sl], device))
             finally:
-                for h in handles:
-                    h.remove()
-            p = pooled["p"]
+                rec.remove()
+            outputs, p = rec.outputs, rec.pooled
             if chosen is None:
                 for k in reversed(list(outputs)):  # last executed first
                     A = outputs[k]
@@ -366,9 +377,7 @@ def token_saliency(estimator, X, *, target=None, method="grad_x_input", batch_si
     saliency : ndarray of shape (n_samples, n_steps), float64
     """
     if method not in ("grad_x_input", "gradient"):
-        raise ValueError(
-            f"method must be 'grad_x_input' or 'gradient', got method={method!r}."
-        )
+        raise ValueError(f"method must be 'grad_x_input' or 'gradient', got method={method!r}.")
     _check_estimator(estimator, "token_saliency")
     X_orig, X_mod = _prepare(estimator, X, "token_saliency", float_input=False)
     if np.issubdtype(X_mod.dtype, np.floating):

@@ -126,7 +126,8 @@ class AttributionDisplay:
         ax.set_xticks([])
         ax.set_yticks([])
         title = " ".join(
-            str(t) for t in (self.method, None if self.target is None else f"class {self.target}")
+            str(t)
+            for t in (self.method, None if self.target is None else f"class {self.target}")
             if t is not None
         )
         if title:
@@ -139,8 +140,17 @@ class AttributionDisplay:
 
     @classmethod
     def from_attributions(
-        cls, attribution, *, image=None, method=None, target=None, ax=None, overlay=True,
-        cmap=None, alpha=0.6, colorbar=True,
+        cls,
+        attribution,
+        *,
+        image=None,
+        method=None,
+        target=None,
+        ax=None,
+        overlay=True,
+        cmap=None,
+        alpha=0.6,
+        colorbar=True,
     ):
         """Plot a precomputed attribution map.
 
@@ -164,8 +174,17 @@ class AttributionDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, X, *, method="gradient", target=None, ax=None, overlay=True,
-        cmap=None, alpha=0.6, colorbar=True,
+        cls,
+        estimator,
+        X,
+        *,
+        method="gradient",
+        target=None,
+        ax=None,
+        overlay=True,
+        cmap=None,
+        alpha=0.6,
+        colorbar=True,
     ):
         """Compute and plot the attribution of one sample.
 

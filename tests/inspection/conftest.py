@@ -82,11 +82,21 @@ def token_task():
 def token_models(token_task):
     (X, y, _), _ = token_task
     lstm = LSTMClassifier(
-        hidden_size=32, embedding_dim=16, pooling="max", max_epochs=6, batch_size=32,
+        hidden_size=32,
+        embedding_dim=16,
+        pooling="max",
+        max_epochs=6,
+        batch_size=32,
         random_state=0,
     ).fit(X, y)
     transformer = TransformerClassifier(
-        d_model=32, n_heads=2, num_layers=1, dim_feedforward=64, dropout=0.1, max_epochs=6,
-        batch_size=32, random_state=0,
+        d_model=32,
+        n_heads=2,
+        num_layers=1,
+        dim_feedforward=64,
+        dropout=0.1,
+        max_epochs=6,
+        batch_size=32,
+        random_state=0,
     ).fit(X, y)
     return {"lstm": lstm, "transformer": transformer}

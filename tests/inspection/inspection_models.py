@@ -77,7 +77,10 @@ class ReluNetClassifier(BaseNeuralClassifier):
 
     def __init__(self, *, lr=1e-2, max_epochs=3, batch_size=32, random_state=None, **routed):
         super().__init__(
-            lr=lr, max_epochs=max_epochs, batch_size=batch_size, random_state=random_state,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            random_state=random_state,
             **routed,
         )
 

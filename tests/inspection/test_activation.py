@@ -56,8 +56,9 @@ def test_gram_matrix_symmetric_psd(cnn, digits):
         assert eig.min() >= -1e-9 * max(1.0, eig.max())
         Fm = A.reshape(20, C, -1)
         np.testing.assert_allclose(G[3], Fm[3] @ Fm[3].T, rtol=1e-12)
-        np.testing.assert_allclose(gram_matrix(cnn, X, layer=name, normalize=True),
-                                   G / Fm.shape[2], rtol=1e-12)
+        np.testing.assert_allclose(
+            gram_matrix(cnn, X, layer=name, normalize=True), G / Fm.shape[2], rtol=1e-12
+        )
 
 
 def test_activation_maximization_reaches_each_class(cnn):
@@ -70,10 +71,12 @@ def test_activation_maximization_reaches_each_class(cnn):
         assert res.activation > res.history[0]
         hits += cnn.predict(res.X)[0] == label
     assert hits >= 9
-    again = activation_maximization(cnn, unit=cnn.classes_[0], n_steps=100, clip=(0, 1),
-                                    random_state=0)
-    first = activation_maximization(cnn, unit=cnn.classes_[0], n_steps=100, clip=(0, 1),
-                                    random_state=0)
+    again = activation_maximization(
+        cnn, unit=cnn.classes_[0], n_steps=100, clip=(0, 1), random_state=0
+    )
+    first = activation_maximization(
+        cnn, unit=cnn.classes_[0], n_steps=100, clip=(0, 1), random_state=0
+    )
     np.testing.assert_array_equal(again.X, first.X)
 
 

@@ -43,8 +43,17 @@ def test_fgsm_pgd_exact_properties(cnn, digits, idx, eps, clip, dtype, targeted)
         lo, hi = clip
         assert adv.min() >= lo and (hi is None or adv.max() <= hi)
     np.testing.assert_array_equal(adv, fgsm(cnn, X, y, eps=eps, clip=clip, targeted=targeted))
-    one = pgd(cnn, X, y, eps=eps, step_size=eps, n_steps=1, random_start=False, clip=clip,
-              targeted=targeted)
+    one = pgd(
+        cnn,
+        X,
+        y,
+        eps=eps,
+        step_size=eps,
+        n_steps=1,
+        random_start=False,
+        clip=clip,
+        targeted=targeted,
+    )
     np.testing.assert_array_equal(one, adv)
     np.testing.assert_array_equal(X, X_copy)
 
@@ -78,8 +87,9 @@ def test_pgd_stays_in_ball_and_is_seeded(cnn, digits, eps, n_steps, clip, seed):
     assert _inf_dist(a, X) <= eps
     if clip is not None:
         assert a.min() >= clip[0] and (clip[1] is None or a.max() <= clip[1])
-    np.testing.assert_array_equal(a, pgd(cnn, X, eps=eps, n_steps=n_steps, clip=clip,
-                                         random_state=seed))
+    np.testing.assert_array_equal(
+        a, pgd(cnn, X, eps=eps, n_steps=n_steps, clip=clip, random_state=seed)
+    )
 
 
 def test_fgsm_linear_closed_form(linear_net, digits):
@@ -104,8 +114,9 @@ def test_attacks_hurt_and_pgd_is_stronger(cnn, digits):
     assert curve.eps.tolist() == [0, 0.1, 0.2]
     assert curve.accuracy[0] == pytest.approx(clean)
     assert curve.accuracy[2] < curve.accuracy[1] < clean - 0.1
-    pgd_curve = adversarial_accuracy(cnn, X, y, attack="pgd", eps=(0.1, 0.2), clip=(0, 1),
-                                     attack_params={"random_state": 0})
+    pgd_curve = adversarial_accuracy(
+        cnn, X, y, attack="pgd", eps=(0.1, 0.2), clip=(0, 1), attack_params={"random_state": 0}
+    )
     assert np.all(pgd_curve.accuracy <= curve.accuracy[1:] + 0.02)
     # targeted PGD reaches the target class
     target = cnn.classes_[(np.searchsorted(cnn.classes_, y) + 1) % 10]
@@ -131,8 +142,13 @@ def test_attack_errors(cnn, digits, token_models, token_task):
 
 def _small_cnn(**kw):
     params = dict(
-        input_shape=(1, 8, 8), channels=(8, 16), kernel_size=3, dense_units=(32,),
-        max_epochs=2, batch_size=32, random_state=0,
+        input_shape=(1, 8, 8),
+        channels=(8, 16),
+        kernel_size=3,
+        dense_units=(32,),
+        max_epochs=2,
+        batch_size=32,
+        random_state=0,
     )
     params.update(kw)
     return CNNClassifier(**params)

@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from inspection_models import ReluNet, ReluNetClassifier
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from torch import nn
@@ -18,8 +19,6 @@ from sklearn_deep.inspection import (
 )
 from sklearn_deep.mixture import GaussianMixture
 from sklearn_deep.neural_network import CNNClassifier
-
-from inspection_models import ReluNet, ReluNetClassifier
 
 captum_attr = pytest.importorskip("captum.attr")
 pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks:UserWarning")
@@ -144,8 +143,11 @@ def test_target_and_layer_errors(cnn, digits):
     with pytest.raises(ValueError, match="valid layer names are .*features"):
         grad_cam(cnn, Xf, layer="conv99")
     with pytest.raises(ValueError, match="no spatial"):
-        grad_cam(cnn, Xf, layer=[k for k, m in cnn.module_.named_modules()
-                                  if isinstance(m, nn.Linear)][-1])
+        grad_cam(
+            cnn,
+            Xf,
+            layer=[k for k, m in cnn.module_.named_modules() if isinstance(m, nn.Linear)][-1],
+        )
     with pytest.raises(ValueError, match="method must be"):
         saliency_map(cnn, Xf, method="smoothgrad")
     with pytest.raises(ValueError, match="samples of shape|features"):

@@ -48,8 +48,9 @@ def test_from_attributions_gray_color_and_axes():
     )
     assert color.image_.get_array().shape == (5, 6, 3)
     assert color.im_.get_array().shape == (5, 6)
-    alone = AttributionDisplay.from_attributions(np.abs(rng.normal(size=(5, 6))), ax=axes[2],
-                                                 overlay=False)
+    alone = AttributionDisplay.from_attributions(
+        np.abs(rng.normal(size=(5, 6))), ax=axes[2], overlay=False
+    )
     assert alone.image_ is None and alone.im_.get_cmap().name == "inferno"
     with pytest.raises(ValueError, match="spatial shape"):
         AttributionDisplay.from_attributions(np.ones((5, 6)), image=np.ones((4, 4)))
