@@ -49,6 +49,17 @@ def layer_activations(estimator, X, *, layer, batch_size=None):
     Returns
     -------
     activations : ndarray of shape (n_samples, *layer_output_shape), float64
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import layer_activations
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), channels=(6, 16), kernel_size=3,
+    ...                     max_epochs=2, random_state=0).fit(X[:300] / 16, y[:300])
+    >>> layer_activations(clf, X[:4] / 16, layer="features.0").shape
+    (4, 6, 4, 4)
     """
     _, X_mod = _prepare(estimator, X, "layer_activations", float_input=False)
     batch_size = _check_batch_size(batch_size)
@@ -84,6 +95,17 @@ def gram_matrix(estimator, X, *, layer, normalize=False, batch_size=None):
     -------
     gram : ndarray of shape (n_samples, C, C), float64
         Symmetric positive semidefinite matrices.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import gram_matrix
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), channels=(6, 16), kernel_size=3,
+    ...                     max_epochs=2, random_state=0).fit(X[:300] / 16, y[:300])
+    >>> gram_matrix(clf, X[:4] / 16, layer="features.1").shape
+    (4, 16, 16)
     """
     A = layer_activations(estimator, X, layer=layer, batch_size=batch_size)
     if A.ndim < 2:
@@ -160,6 +182,18 @@ def activation_maximization(
         ``X`` (ndarray of shape (1, *sample_shape), in the user's layout: (1, n_features) for
         an estimator fitted on 2-D X), ``activation`` (float, the final value of the unit) and
         ``history`` (ndarray of shape (n_steps,), the unit's value before every step).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import activation_maximization
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), channels=(6, 16), kernel_size=3,
+    ...                     max_epochs=2, random_state=0).fit(X[:300] / 16, y[:300])
+    >>> res = activation_maximization(clf, unit=3, n_steps=50, clip=(0, 1), random_state=0)
+    >>> res.X.shape, bool(res.activation > res.history[0])
+    ((1, 64), True)
     """
     _check_estimator(estimator, "activation_maximization")
     _check_positive(n_steps, "n_steps", Integral)
@@ -231,6 +265,17 @@ def deep_dream(estimator, X, *, layer, n_steps=20, step_size=0.01, clip=None, ba
     Returns
     -------
     X_dream : ndarray of X's shape, float64
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import deep_dream
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), channels=(6, 16), kernel_size=3,
+    ...                     max_epochs=2, random_state=0).fit(X[:300] / 16, y[:300])
+    >>> deep_dream(clf, X[:2] / 16, layer="features.1", n_steps=5, clip=(0, 1)).shape
+    (2, 64)
     """
     X_orig, X_mod = _prepare(estimator, X, "deep_dream")
     _check_positive(n_steps, "n_steps", Integral)

@@ -256,6 +256,19 @@ def pgd(
     Returns
     -------
     X_adv : ndarray of X's shape and dtype
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import pgd
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), max_epochs=2, random_state=0)
+    >>> clf = clf.fit(X[:300], y[:300])
+    >>> X_adv = pgd(clf, X[:5], y[:5], eps=0.1, clip=(0, 1), random_state=0)
+    >>> X_adv.shape, float(abs(X_adv - X[:5]).max()) <= 0.1
+    ((5, 64), True)
     """
     eps = _check_eps(eps)
     if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, Integral) or n_steps < 1:
@@ -303,6 +316,19 @@ def adversarial_accuracy(
     -------
     result : Bunch
         ``eps`` (ndarray of shape (n_eps,)) and ``accuracy`` (ndarray of shape (n_eps,)).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import adversarial_accuracy
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> clf = CNNClassifier(input_shape=(1, 8, 8), max_epochs=2, random_state=0)
+    >>> clf = clf.fit(X[:300], y[:300])
+    >>> curve = adversarial_accuracy(clf, X[300:400], y[300:400], eps=(0, 0.2))
+    >>> bool(curve.accuracy[1] < curve.accuracy[0])
+    True
     """
     attacks = {"fgsm": fgsm, "pgd": pgd}
     if callable(attack):

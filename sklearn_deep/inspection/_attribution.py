@@ -283,6 +283,18 @@ def class_activation_map(
     Returns
     -------
     cam : ndarray of shape (n_samples, *spatial), float64
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_deep.neural_network import CNNClassifier
+    >>> from sklearn_deep.inspection import class_activation_map
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X.reshape(-1, 1, 8, 8) / 16
+    >>> clf = CNNClassifier(channels=(8, 16), kernel_size=3, head="gap", dense_units=(),
+    ...                     max_epochs=2, random_state=0).fit(X[:300], y[:300])
+    >>> class_activation_map(clf, X[:4]).shape
+    (4, 8, 8)
     """
     X_orig, X_mod, module, device, codes, batch_size = _setup(
         estimator, X, target, batch_size, "class_activation_map"
@@ -375,6 +387,19 @@ def token_saliency(estimator, X, *, target=None, method="grad_x_input", batch_si
     Returns
     -------
     saliency : ndarray of shape (n_samples, n_steps), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_deep.neural_network import LSTMClassifier
+    >>> from sklearn_deep.inspection import token_saliency
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(1, 10, size=(200, 6))
+    >>> y = (X == 3).any(axis=1).astype(int)
+    >>> clf = LSTMClassifier(hidden_size=8, embedding_dim=8, max_epochs=2,
+    ...                      random_state=0).fit(X, y)
+    >>> token_saliency(clf, X[:5]).shape
+    (5, 6)
     """
     if method not in ("grad_x_input", "gradient"):
         raise ValueError(f"method must be 'grad_x_input' or 'gradient', got method={method!r}.")
