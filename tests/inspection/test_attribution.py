@@ -230,3 +230,23 @@ def test_token_saliency_rejects_real_valued_models(cnn, digits):
 def test_clone_unaffected(cnn):
     # inspection never adds attributes to the estimator
     assert set(vars(clone(cnn))) <= set(vars(cnn))
+
+
+def test_continuous_sequence_model(digits):
+    """Real-valued sequences (n, T, C): maps and attacks keep X's shape."""
+    from sklearn_deep.inspection import fgsm
+    from sklearn_deep.neural_network import LSTMClassifier
+
+    X_tr, X_te, y_tr, _ = digits
+    seq = X_tr[:300].reshape(300, 8, 8)
+    lstm = LSTMClassifier(
+        hidden_size=16, max_epochs=2, dropout=0.0, batch_size=32, random_state=0
+    ).fit(seq, y_tr[:300])
+    X = X_te[:7].reshape(7, 8, 8)
+    s = saliency_map(lstm, X)
+    assert s.shape == X.shape and np.abs(s).sum() > 0
+    np.testing.assert_allclose(s, saliency_map(lstm, X, batch_size=2), atol=1e-12, rtol=0)
+    adv = fgsm(lstm, X, eps=0.05)
+    assert adv.shape == X.shape and np.abs(adv - X).max() <= 0.05
+    with pytest.raises(ValueError, match="no convolution"):
+        grad_cam(lstm, X)
