@@ -5,7 +5,8 @@ Run by hand (never in the tests)::
     python benchmarks/bench_inspection.py            # 3 seeds, 20 epochs
     python benchmarks/bench_inspection.py --quick    # 1 seed (smoke run)
 
-Setup: digits X/16 as (n, 1, 8, 8), stratified 75/25 split, a small CNN trained 20 epochs.
+Setup: digits X/16 as (n, 1, 8, 8), stratified 75/25 split, a small CNN (3x3 convolutions with
+32 and 64 channels, max pooling, one hidden layer of 256 units) trained 20 epochs.
 Per seed it measures
 
 - clean accuracy; FGSM accuracy at eps .1/.2/.3; PGD-10 at .1/.2; targeted PGD-20 at .3
@@ -55,9 +56,9 @@ from sklearn_deep.neural_network import CNNClassifier, LSTMClassifier, Transform
 
 CNN = dict(
     input_shape=None,
-    channels=(16, 32),
+    channels=(32, 64),
     kernel_size=3,
-    dense_units=(64,),
+    dense_units=(256,),
     lr=2e-3,
     batch_size=32,
 )
