@@ -197,21 +197,21 @@ def capture_output(submodule, *, make_leaf=False):
     """Record the (first tensor) output of ``submodule`` in ``store['out']``.
 
     ``make_leaf=True`` replaces the output by a detached copy that requires grad, so that
-    gradients with respect to that layer can be read from ``store['out'].grad``.
+    gradients with respect to that layer can be read from ``store['out'].grad``. The network
+    always continues with a *clone* of the recorded tensor, so that an in-place operation
+    downstream (``nn.ReLU(inplace=True)``) cannot overwrite it.
     """
     store = {}
 
     def hook(mod, inputs, out):
         t = _first_tensor(out)
         if make_leaf:
-            leaf = t.detach().clone().requires_grad_(True)
-            store["out"] = leaf
-            if isinstance(out, torch.Tensor):
-                return leaf
-            return type(out)([leaf, *out[1:]])
-        t.retain_grad() if t.requires_grad else None
+            t = t.detach().clone().requires_grad_(True)
         store["out"] = t
-        return None
+        passed_on = t.clone()
+        if isinstance(out, torch.Tensor):
+            return passed_on
+        return type(out)([passed_on, *out[1:]])
 
     handle = submodule.register_forward_hook(hook)
     try:

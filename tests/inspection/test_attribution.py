@@ -250,3 +250,22 @@ def test_continuous_sequence_model(digits):
     assert adv.shape == X.shape and np.abs(adv - X).max() <= 0.05
     with pytest.raises(ValueError, match="no convolution"):
         grad_cam(lstm, X)
+
+
+def test_layer_maps_with_inplace_relu_after_the_layer(relu_net, digits):
+    """A ReLU(inplace=True) right after the hooked convolution neither breaks the backward
+    pass nor overwrites the recorded (pre-activation) feature maps."""
+    from sklearn_deep.inspection import layer_activations
+
+    X = digits[1][:10]
+    est = copy.copy(relu_net)
+    module = ReluNet(len(relu_net.classes_), relu_kind="inplace")
+    module.load_state_dict(relu_net.module_.state_dict())
+    est.module_ = module
+    for layer in ("conv1", "conv2"):
+        np.testing.assert_allclose(
+            grad_cam(est, X, layer=layer), grad_cam(relu_net, X, layer=layer), atol=1e-12
+        )
+        A = layer_activations(est, X, layer=layer)
+        assert A.min() < 0  # before the ReLU
+        np.testing.assert_allclose(A, layer_activations(relu_net, X, layer=layer), atol=1e-12)
