@@ -234,11 +234,12 @@ def test_cuda_matches_cpu(digits):
     lstm = LSTMClassifier(
         hidden_size=8, max_epochs=1, dropout=0.5, num_layers=2, device="cuda", random_state=0
     ).fit(seq, y_tr[:200])
+    lstm.module_.train()
     a = saliency_map(lstm, seq[:10])
-    np.testing.assert_array_equal(a, saliency_map(lstm, seq[:10]))
-    assert lstm.module_.training is False or True  # untouched either way
-    AdversarialTraining(eps=0.1)  # importable on CUDA machines
+    np.testing.assert_array_equal(a, saliency_map(lstm, seq[:10]))  # dropout stayed off
+    assert lstm.module_.training  # the estimator's module is untouched
     robust = _small_cnn(
         max_epochs=1, device="cuda", callbacks=[AdversarialTraining(eps=0.1, clip=(0, 1))]
     )
     robust.fit(Xf[:300], y_tr[:300])
+    assert dict(robust.net_.callbacks_)["AdversarialTraining"].n_adversarial_ > 0

@@ -269,3 +269,17 @@ def test_layer_maps_with_inplace_relu_after_the_layer(relu_net, digits):
         A = layer_activations(est, X, layer=layer)
         assert A.min() < 0  # before the ReLU
         np.testing.assert_allclose(A, layer_activations(relu_net, X, layer=layer), atol=1e-12)
+
+
+def test_string_labels_as_targets(digits):
+    from inspection_models import LinearNetClassifier
+
+    X_tr, X_te, y_tr, _ = digits
+    labels = np.array([f"digit{d}" for d in y_tr])
+    est = LinearNetClassifier(max_epochs=1, random_state=0).fit(X_tr.reshape(len(X_tr), -1), labels)
+    W = est.module_.linear.weight.detach().double().numpy()
+    X = X_te[:4].reshape(4, -1)
+    k = list(est.classes_).index("digit7")
+    np.testing.assert_allclose(saliency_map(est, X, target="digit7"), np.tile(W[k], (4, 1)))
+    with pytest.raises(ValueError, match="not in classes_"):
+        saliency_map(est, X, target="digit77")
