@@ -22,7 +22,6 @@ pixels in [0, 1], flattened to 64 features) and returns numpy arrays.
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
