@@ -169,7 +169,8 @@ def fgsm(estimator, X, y=None, *, eps, clip=None, targeted=False, batch_size=Non
     eps : float
         L-infinity budget, in the units of X (no hidden [0, 1] range).
     clip : (float or None, float or None), default=None
-        Valid range of the input values; None leaves them unbounded.
+        Valid range of the input values; None leaves them unbounded. X is expected inside
+        it (where it is not, the clip range wins over the eps bound).
     targeted : bool, default=False
         Push the samples towards ``y`` instead of away from it.
     batch_size : int, default=None
