@@ -18,6 +18,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 __all__ = [
     "cluster",
     "datasets",
+    "inspection",
+    "io",
     "mixture",
     "neural_network",
     "preprocessing",

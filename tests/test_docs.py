@@ -24,6 +24,8 @@ PUBLIC_MODULES = [
     "sklearn_deep.preprocessing",
     "sklearn_deep.datasets",
     "sklearn_deep.utils",
+    "sklearn_deep.inspection",
+    "sklearn_deep.io",
 ]
 
 # Runs one example as sphinx-gallery does (as __main__, in its own folder), with a non-interactive
