@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from .._numba_config import effective_n_threads, numba_threads
+from ..utils._dask import _is_dask_array  # dask dispatch
 from . import _kmeans_kernels as _k
 
 ###############################################################################
@@ -978,6 +979,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self : object
             Fitted estimator.
         """
+        # --- dask dispatch (sklearn_deep.cluster._dask_kmeans) ---
+        if _is_dask_array(X):
+            return _dask_kmeans._fit_dask(self, X, sample_weight)
+        # --- end dask dispatch ---
         # dense X is never modified (the kernels centre it on the fly), so it is not copied
         # whatever copy_x says
         X = validate_data(
@@ -1112,6 +1117,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         labels : ndarray of shape (n_samples,)
             Index of the cluster each sample belongs to.
         """
+        # --- dask dispatch (sklearn_deep.cluster._dask_kmeans) ---
+        if _is_dask_array(X):
+            return _dask_kmeans._predict_dask(self, X)
+        # --- end dask dispatch ---
         check_is_fitted(self)
         X = self._check_test_data(X)
         sample_weight = np.ones(X.shape[0], dtype=X.dtype)
@@ -1150,12 +1159,20 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         X_new : ndarray of shape (n_samples, n_clusters)
             Euclidean distance of each sample to each cluster centre.
         """
+        # --- dask dispatch (sklearn_deep.cluster._dask_kmeans) ---
+        if _is_dask_array(X):
+            return _dask_kmeans._transform_dask(self, X)
+        # --- end dask dispatch ---
         check_is_fitted(self)
         X = self._check_test_data(X)
         return self._transform(X)
 
     def _transform(self, X):
         """Guts of transform (no validation of X beyond dtype/layout)."""
+        # --- dask dispatch (sklearn_deep.cluster._dask_kmeans) ---
+        if _is_dask_array(X):
+            return _dask_kmeans._transform_dask(self, X)
+        # --- end dask dispatch ---
         X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
         dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
         X = self._prepare_input(X.astype(dtype, copy=False))
@@ -1184,6 +1201,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         score : float
             Opposite of the value of X on the K-means objective.
         """
+        # --- dask dispatch (sklearn_deep.cluster._dask_kmeans) ---
+        if _is_dask_array(X):
+            return _dask_kmeans._score_dask(self, X, sample_weight)
+        # --- end dask dispatch ---
         check_is_fitted(self)
         X = self._check_test_data(X)
         sample_weight = _writeable(_check_sample_weight(sample_weight, X, dtype=X.dtype))
@@ -1269,3 +1290,7 @@ def k_means(
     if return_n_iter:
         return est.cluster_centers_, est.labels_, est.inertia_, est.n_iter_
     return est.cluster_centers_, est.labels_, est.inertia_
+
+
+# dask dispatch: imported last (it imports helpers from this module)
+from . import _dask_kmeans  # noqa: E402

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..cluster import KMeans, kmeans_plusplus
+from ..utils._dask import _is_dask_array  # dask dispatch
 
 
 def _check_shape(param, param_shape, name):
@@ -200,6 +201,12 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
+        # --- dask dispatch (sklearn_deep.mixture._dask_mixture) ---
+        if _is_dask_array(X):
+            from . import _dask_mixture
+
+            return _dask_mixture._fit_predict_dask(self, X)
+        # --- end dask dispatch ---
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         if X.shape[0] < self.n_components:
             raise ValueError(
@@ -359,6 +366,12 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         """
         from ._gaussian_mixture_kernels import MODE_NONE
 
+        # --- dask dispatch (sklearn_deep.mixture._dask_mixture) ---
+        if _is_dask_array(X):
+            from . import _dask_mixture
+
+            return _dask_mixture._score_samples_dask(self, X)
+        # --- end dask dispatch ---
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         log_prob_norm, _ = self._estimate_log_prob_norm(X, MODE_NONE)
@@ -397,6 +410,12 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
+        # --- dask dispatch (sklearn_deep.mixture._dask_mixture) ---
+        if _is_dask_array(X):
+            from . import _dask_mixture
+
+            return _dask_mixture._predict_dask(self, X)
+        # --- end dask dispatch ---
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         return self._predict_validated(X)
@@ -417,6 +436,12 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         """
         from ._gaussian_mixture_kernels import MODE_RESP
 
+        # --- dask dispatch (sklearn_deep.mixture._dask_mixture) ---
+        if _is_dask_array(X):
+            from . import _dask_mixture
+
+            return _dask_mixture._predict_proba_dask(self, X)
+        # --- end dask dispatch ---
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         _, resp = self._estimate_log_prob_norm(X, MODE_RESP)

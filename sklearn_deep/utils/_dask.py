@@ -1,0 +1,166 @@
+"""Shared helpers for estimators that accept dask arrays (the optional ``dask`` extra).
+
+Nothing here imports dask at module level: :func:`_is_dask_array` only looks at the type
+of its argument, so ``import sklearn_deep`` works without dask installed.
+
+Design (shared by :mod:`sklearn_deep.cluster._dask_kmeans` and
+:mod:`sklearn_deep.mixture._dask_mixture`): the data are split into row blocks (one
+``dask.delayed`` object per block); each iteration maps a small per-block function over them
+on the workers -- it runs our Numba kernels on the block and returns sufficient statistics
+of size ``O(n_clusters * n_features**2)`` -- and the client reduces these statistics and
+does the tiny M-step. Per-block state that must survive between iterations (labels) is kept
+on the workers with :func:`dask.persist`; the samples themselves are never gathered on the
+client.
+"""
+
+import os
+from contextlib import contextmanager
+
+import numpy as np
+
+from .._numba_config import numba_threads
+
+
+def _is_dask_array(X):
+    """Whether ``X`` is a ``dask.array.Array`` (without importing dask)."""
+    cls = type(X)
+    return cls.__name__ == "Array" and cls.__module__.split(".")[0] == "dask"
+
+
+def _task_numba_threads():
+    """Numba threads used by one task on a worker.
+
+    One by default: a worker already runs ``threads_per_worker`` tasks at once, so one
+    Numba thread per task uses the cores the cluster was given and never oversubscribes
+    them. Set ``SKLEARN_DEEP_DASK_NUMBA_THREADS`` (in the workers' environment) to change it.
+    """
+    return max(1, int(os.environ.get("SKLEARN_DEEP_DASK_NUMBA_THREADS", "1")))
+
+
+@contextmanager
+def _task_threads():
+    """Context for the kernel calls of one dask task (see :func:`_task_numba_threads`)."""
+    with numba_threads(_task_numba_threads()):
+        yield
+
+
+def _check_dask_X(X, dtype=None, estimator=None, reset=True):
+    """Validate a dask array of samples: 2-D, known row chunks, one column chunk.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+    dtype : dtype or None
+        float32 and float64 are kept; anything else is cast to ``dtype`` (default float64).
+    estimator : estimator or None
+        With ``reset=True`` its ``n_features_in_`` is set (and ``feature_names_in_``
+        removed); with ``reset=False`` the number of features is checked against it.
+
+    Returns
+    -------
+    X : dask.array.Array
+        Float, chunked along rows only.
+    """
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D dask array, got a {X.ndim}D one instead: reshape your data "
+            "to (n_samples, n_features)."
+        )
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            "The dask array X has unknown chunk sizes; call X.compute_chunk_sizes() first."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64 if dtype is None else dtype)
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    if estimator is not None:
+        n_features = X.shape[1]
+        if reset:
+            estimator.n_features_in_ = n_features
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+        elif n_features != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {estimator.__class__.__name__} "
+                f"is expecting {estimator.n_features_in_} features as input."
+            )
+    return X
+
+
+def _check_dask_sample_weight(sample_weight, X):
+    """Sample weights as a dask array with ``X``'s row chunks, in ``X``'s dtype, or None.
+
+    A NumPy array or a scalar is accepted too.
+    """
+    import dask.array as da
+
+    if sample_weight is None:
+        return None
+    if np.isscalar(sample_weight):
+        return da.full(X.shape[0], sample_weight, dtype=X.dtype, chunks=(X.chunks[0],))
+    if not _is_dask_array(sample_weight):
+        sample_weight = np.asarray(sample_weight)
+        if sample_weight.ndim != 1:
+            raise ValueError("Sample weights must be 1D array or scalar")
+        sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
+    if sample_weight.ndim != 1:
+        raise ValueError("Sample weights must be 1D array or scalar")
+    if sample_weight.shape[0] != X.shape[0]:
+        raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(X.shape[0],)}!")
+    sample_weight = sample_weight.astype(X.dtype)
+    if sample_weight.chunks[0] != X.chunks[0]:
+        sample_weight = sample_weight.rechunk((X.chunks[0],))
+    return sample_weight
+
+
+def _row_blocks(X):
+    """One ``dask.delayed`` per row block of a 2-D (one column chunk) or 1-D dask array."""
+    blocks = X.to_delayed()
+    return list(blocks[:, 0] if X.ndim == 2 else blocks)
+
+
+def _block_seeds(random_state, n_blocks):
+    """Independent 32-bit seeds for per-block random draws, from ``random_state``."""
+    return random_state.randint(np.iinfo(np.int32).max, size=n_blocks)
+
+
+def _column_moments_block(X):
+    """Count, float64 column sums, sums of squared deviations from the block mean, and
+    whether all values are finite, of one block (Chan et al.'s parallel variance)."""
+    X = np.asarray(X)
+    n = X.shape[0]
+    s = X.sum(axis=0, dtype=np.float64)
+    if n:
+        mean = s / n
+        m2 = ((X - mean) ** 2).sum(axis=0, dtype=np.float64)
+    else:
+        m2 = np.zeros(X.shape[1])
+    return n, s, m2, bool(np.isfinite(s).all() and np.isfinite(m2).all())
+
+
+def _column_mean_var(X):
+    """Column means and variances of a dask array in one pass (float64), checking that X
+    holds no NaN or infinity.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,), float64
+    var : ndarray of shape (n_features,), float64
+    """
+    import dask
+
+    parts = dask.compute(*[dask.delayed(_column_moments_block)(b) for b in _row_blocks(X)])
+    if not all(p[3] for p in parts):
+        raise ValueError("Input X contains NaN or infinity.")
+    n_tot, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for n, s, block_m2, _ in parts:
+        if n == 0:
+            continue
+        block_mean = s / n
+        delta = block_mean - mean
+        total = n_tot + n
+        m2 = m2 + block_m2 + delta**2 * (n_tot * n / total)
+        mean = mean + delta * (n / total)
+        n_tot = total
+    return mean, m2 / max(n_tot, 1)
