@@ -25,8 +25,13 @@ def _warm_kernels():
 def client():
     _warm_kernels()
     with (
+        # one task per worker, one Numba/OpenMP thread per task: no oversubscription
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -122,3 +127,31 @@ def test_errors(client):
     km = KMeans(2, n_init=1, random_state=0).fit(X)
     with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 4"):
         km.predict(da.zeros((5, 3), chunks=2))
+
+
+def test_grid_search_on_cluster_matches_local(client):
+    """GridSearchCV through joblib's dask backend: same results as the local run."""
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X = _blobs(n_per=60, n_centers=4, seed=7)
+    grid = {"n_clusters": [2, 4, 6], "init": ["k-means++", "random"]}
+    local = GridSearchCV(KMeans(random_state=0, n_init=2), grid, cv=3).fit(X)
+    remote = GridSearchCV(KMeans(random_state=0, n_init=2), grid, cv=3, n_jobs=-1)
+    with joblib.parallel_backend("dask"):
+        remote.fit(X)
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert remote.best_params_ == local.best_params_
+    np.testing.assert_array_equal(
+        remote.best_estimator_.cluster_centers_, local.best_estimator_.cluster_centers_
+    )
+
+    # the fits ran on the workers, each with one Numba thread
+    def numba_threads():
+        import numba
+
+        return numba.config.NUMBA_NUM_THREADS, numba.get_num_threads()
+
+    assert set(client.run(numba_threads).values()) == {(1, 1)}

@@ -35,8 +35,13 @@ def _warm_kernels():
 def client():
     _warm_kernels()
     with (
+        # one task per worker, one Numba/OpenMP thread per task: no oversubscription
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
