@@ -1,0 +1,312 @@
+"""Benchmark KMeans / GaussianMixture on Dask arrays (a LocalCluster of worker processes).
+
+Cases, all on one ``distributed.LocalCluster`` (``--workers`` processes x 1 thread, one Numba
+and OpenMP thread per worker), the same data and the same chunks for every implementation:
+
+* **Lloyd per iteration**: n x 16 float32, k = 32, 20 iterations (tol = 0) from the same
+  initial centres: ours on Dask vs dask-ml's ``KMeans`` on Dask, vs ours in memory (NumPy,
+  all cores) and scikit-learn in memory. Same inertia expected (ours on Dask vs in memory).
+* **Initialisation**: ours (k-means|| + Lloyd, 10 iterations) vs dask-ml (k-means|| + 10
+  iterations): wall time and final inertia.
+* **GaussianMixture** full covariance, n x 16 float64, k = 16, 10 EM iterations from the
+  same parameters: ours on Dask vs ours in memory vs scikit-learn in memory.
+* **Weak scaling**: Lloyd per iteration with 1 worker on n/2 samples and 2 workers on n.
+* ``--out-of-core``: workers limited to 1 GiB, a 4 GiB float32 array built lazily by
+  ``da.random`` (never held whole), KMeans fit; peak worker memory (not run by ``--quick``).
+
+The kernels are warmed in the client first (the workers then load the on-disk Numba cache);
+the first fit on the cluster is reported separately. Run by hand (never in CI)::
+
+    python benchmarks/bench_dask.py --quick          # n = 400k / 200k (a shared 2-core box)
+    python benchmarks/bench_dask.py                  # n = 2M (Lloyd) / 4M (GMM)
+
+Results go to ``benchmarks/results/dask[_quick].json`` (or ``--out``).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def _meta(args):
+    import dask
+    import distributed
+    import numba
+    import sklearn
+
+    try:
+        import dask_ml
+
+        dask_ml_version = dask_ml.__version__
+    except ImportError:  # pragma: no cover
+        dask_ml_version = None
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "sklearn": sklearn.__version__,
+        "dask": dask.__version__,
+        "distributed": distributed.__version__,
+        "dask_ml": dask_ml_version,
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "workers": args.workers,
+        "threads_per_worker": 1,
+        "worker_env": _ENV,
+        "quick": args.quick,
+    }
+
+
+def _cluster(n_workers, memory_limit="auto"):
+    import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit=memory_limit,
+        env=_ENV,
+    )
+    return cluster, distributed.Client(cluster)
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def _warm():
+    """Compile / load the kernels in this process so that the workers find the cache."""
+    import dask
+    import dask.array as da
+
+    from sklearn_deep.cluster import KMeans
+    from sklearn_deep.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for dtype in (np.float32, np.float64):
+            X = da.from_array(rng.normal(size=(400, 16)).astype(dtype), chunks=200)
+            KMeans(4, n_init=1, max_iter=2, random_state=0).fit(X)
+            GaussianMixture(2, max_iter=2, random_state=0).fit(X)
+
+
+def _data(n, d, dtype, n_chunks, seed):
+    """Overlapping Gaussian blobs as a persisted dask array (and the NumPy copy)."""
+    import dask.array as da
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 2.0, (32, d))
+    X = (centers[rng.integers(0, 32, n)] + rng.normal(size=(n, d))).astype(dtype)
+    Xd = da.from_array(X, chunks=(-(-n // n_chunks), d)).persist()
+    return X, Xd
+
+
+def bench_lloyd(n, n_chunks, results):
+    from dask_ml.cluster import KMeans as DaskMLKMeans
+    from sklearn.cluster import KMeans as SkKMeans
+
+    from sklearn_deep.cluster import KMeans
+
+    k, d, iters = 32, 16, 20
+    X, Xd = _data(n, d, np.float32, n_chunks, 0)
+    init = X[np.random.default_rng(1).choice(n, k, replace=False)].copy()
+    out = {"n_samples": n, "n_features": d, "n_clusters": k, "iterations": iters}
+    kw = dict(n_clusters=k, init=init, n_init=1, max_iter=iters, tol=0)
+
+    t_first, _ = _timed(lambda: KMeans(**{**kw, "max_iter": 1}).fit(Xd))
+    out["ours_dask_first_fit_1iter_s"] = t_first
+    t, ours = _timed(lambda: KMeans(**kw).fit(Xd))
+    out["ours_dask_s_per_iter"] = t / ours.n_iter_
+    out["ours_dask_inertia"] = ours.inertia_
+    t, mem = _timed(lambda: KMeans(**kw).fit(X))
+    out["ours_memory_s_per_iter"] = t / mem.n_iter_
+    out["ours_memory_inertia"] = mem.inertia_
+    out["labels_equal_dask_vs_memory"] = bool(np.array_equal(ours.labels_.compute(), mem.labels_))
+    t, sk = _timed(lambda: SkKMeans(**kw).fit(X))
+    out["sklearn_memory_s_per_iter"] = t / sk.n_iter_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, dml = _timed(
+            lambda: DaskMLKMeans(n_clusters=k, init=init, max_iter=iters, tol=0).fit(Xd)
+        )
+    out["dask_ml_s_per_iter"] = t / max(dml.n_iter_, 1)
+    out["dask_ml_n_iter"] = int(dml.n_iter_)
+    out["dask_ml_inertia"] = float(dml.inertia_)
+    out["ratio_dask_ml_over_ours_dask"] = out["dask_ml_s_per_iter"] / out["ours_dask_s_per_iter"]
+    out["ratio_ours_dask_over_ours_memory"] = (
+        out["ours_dask_s_per_iter"] / out["ours_memory_s_per_iter"]
+    )
+
+    # initialisation: k-means|| + 10 iterations, both
+    t, ours_init = _timed(lambda: KMeans(k, max_iter=10, tol=0, random_state=0).fit(Xd))
+    out["ours_kmeans_parallel_plus_10_iter_s"] = t
+    out["ours_kmeans_parallel_plus_10_iter_inertia"] = ours_init.inertia_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, dml_init = _timed(
+            lambda: DaskMLKMeans(n_clusters=k, max_iter=10, tol=0, random_state=0).fit(Xd)
+        )
+    out["dask_ml_kmeans_parallel_plus_10_iter_s"] = t
+    out["dask_ml_kmeans_parallel_plus_10_iter_inertia"] = float(dml_init.inertia_)
+    results["lloyd"] = out
+    print(json.dumps(out, indent=1), flush=True)
+
+
+def bench_gmm(n, n_chunks, results):
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    from sklearn_deep.mixture import GaussianMixture
+
+    k, d, iters = 16, 16, 10
+    X, Xd = _data(n, d, np.float64, n_chunks, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = GaussianMixture(k, max_iter=1, init_params="random_from_data", random_state=0)
+        start.fit(X[: min(n, 50_000)])
+    kw = dict(
+        n_components=k,
+        covariance_type="full",
+        max_iter=iters,
+        tol=0,
+        weights_init=start.weights_,
+        means_init=start.means_,
+        precisions_init=start.precisions_,
+    )
+    out = {"n_samples": n, "n_features": d, "n_components": k, "iterations": iters}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, ours = _timed(lambda: GaussianMixture(**kw).fit(Xd))
+        out["ours_dask_s_per_iter"] = t / ours.n_iter_
+        out["ours_dask_lower_bound"] = float(ours.lower_bound_)
+        t, mem = _timed(lambda: GaussianMixture(**kw).fit(X))
+        out["ours_memory_s_per_iter"] = t / mem.n_iter_
+        out["ours_memory_lower_bound"] = float(mem.lower_bound_)
+        t, sk = _timed(lambda: SkGaussianMixture(**kw).fit(X))
+        out["sklearn_memory_s_per_iter"] = t / sk.n_iter_
+    out["ratio_ours_dask_over_ours_memory"] = (
+        out["ours_dask_s_per_iter"] / out["ours_memory_s_per_iter"]
+    )
+    out["ratio_sklearn_memory_over_ours_dask"] = (
+        out["sklearn_memory_s_per_iter"] / out["ours_dask_s_per_iter"]
+    )
+    results["gmm_full"] = out
+    print(json.dumps(out, indent=1), flush=True)
+
+
+def _lloyd_per_iter(n, n_chunks):
+    from sklearn_deep.cluster import KMeans
+
+    X, Xd = _data(n, 16, np.float32, n_chunks, 4)
+    init = X[:32].copy()
+    KMeans(32, init=init, n_init=1, max_iter=1).fit(Xd)  # workers load the kernels
+    t, km = _timed(lambda: KMeans(32, init=init, n_init=1, max_iter=10, tol=0).fit(Xd))
+    return t / km.n_iter_
+
+
+def bench_out_of_core(results):
+    import dask.array as da
+
+    from sklearn_deep.cluster import KMeans
+
+    cluster, client = _cluster(2, memory_limit="1GiB")
+    try:
+        n = (4 << 30) // (16 * 4)
+        X = da.random.RandomState(0).normal(size=(n, 16), chunks=(1 << 20, 16)).astype("float32")
+        t, km = _timed(
+            lambda: KMeans(32, init="random", n_init=1, max_iter=3, tol=0, random_state=0).fit(X)
+        )
+
+        def peak_rss_mb():
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        results["out_of_core"] = {
+            "array_gib": X.nbytes / 2**30,
+            "worker_memory_limit_gib": 1,
+            "iterations": km.n_iter_,
+            "fit_s": t,
+            "peak_worker_rss_mb": client.run(peak_rss_mb),
+        }
+        print(json.dumps(results["out_of_core"], indent=1), flush=True)
+    finally:
+        client.close()
+        cluster.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a shared machine)")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON path")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out-of-core", action="store_true", help="also the 4 GiB fit")
+    args = parser.parse_args()
+    out_path = args.out or ROOT / "benchmarks" / "results" / (
+        "dask_quick.json" if args.quick else "dask.json"
+    )
+    n_lloyd = 400_000 if args.quick else 2_000_000
+    n_gmm = 200_000 if args.quick else 4_000_000
+    n_chunks = 8
+
+    results = {"meta": _meta(args)}
+    t, _ = _timed(_warm)
+    results["meta"]["client_warmup_s"] = t
+    cluster, client = _cluster(args.workers)
+    try:
+        bench_lloyd(n_lloyd, n_chunks, results)
+        bench_gmm(n_gmm, n_chunks, results)
+    finally:
+        client.close()
+        cluster.close()
+
+    scaling = {}
+    for workers, n in ((1, n_lloyd // 2), (2, n_lloyd)):
+        cluster, client = _cluster(workers)
+        try:
+            scaling[f"{workers}_workers_n{n}_s_per_iter"] = _lloyd_per_iter(n, 4 * workers)
+        finally:
+            client.close()
+            cluster.close()
+    results["weak_scaling_lloyd"] = scaling
+    print(json.dumps(scaling, indent=1), flush=True)
+
+    if args.out_of_core:
+        bench_out_of_core(results)
+    results["meta"]["loadavg_end"] = os.getloadavg()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
