@@ -131,6 +131,14 @@ def _data(n, d, dtype, n_chunks, seed):
     return X, Xd
 
 
+def _inertia(X, centers):
+    """Inertia of ``centers`` on ``X`` (float64), the same formula for every contender."""
+    from sklearn.metrics import pairwise_distances_argmin_min
+
+    _, dist = pairwise_distances_argmin_min(X, np.asarray(centers, dtype=X.dtype))
+    return float(np.sum(dist.astype(np.float64) ** 2))
+
+
 def bench_lloyd(n, n_chunks, results):
     from dask_ml.cluster import KMeans as DaskMLKMeans
     from sklearn.cluster import KMeans as SkKMeans
@@ -151,7 +159,9 @@ def bench_lloyd(n, n_chunks, results):
     t, mem = _timed(lambda: KMeans(**kw).fit(X))
     out["ours_memory_s_per_iter"] = t / mem.n_iter_
     out["ours_memory_inertia"] = mem.inertia_
-    out["labels_equal_dask_vs_memory"] = bool(np.array_equal(ours.labels_.compute(), mem.labels_))
+    # float32: the centring mean is rounded differently (Dask sums blocks in float64), so a
+    # few samples at near-ties may change cluster
+    out["labels_differing_dask_vs_memory"] = int(np.sum(ours.labels_.compute() != mem.labels_))
     t, sk = _timed(lambda: SkKMeans(**kw).fit(X))
     out["sklearn_memory_s_per_iter"] = t / sk.n_iter_
     with warnings.catch_warnings():
@@ -161,7 +171,9 @@ def bench_lloyd(n, n_chunks, results):
         )
     out["dask_ml_s_per_iter"] = t / max(dml.n_iter_, 1)
     out["dask_ml_n_iter"] = int(dml.n_iter_)
-    out["dask_ml_inertia"] = float(dml.inertia_)
+    out["dask_ml_inertia_attribute"] = float(dml.inertia_)
+    out["dask_ml_inertia_recomputed"] = _inertia(X, dml.cluster_centers_)
+    out["sklearn_memory_inertia"] = float(sk.inertia_)
     out["ratio_dask_ml_over_ours_dask"] = out["dask_ml_s_per_iter"] / out["ours_dask_s_per_iter"]
     out["ratio_ours_dask_over_ours_memory"] = (
         out["ours_dask_s_per_iter"] / out["ours_memory_s_per_iter"]
@@ -177,7 +189,10 @@ def bench_lloyd(n, n_chunks, results):
             lambda: DaskMLKMeans(n_clusters=k, max_iter=10, tol=0, random_state=0).fit(Xd)
         )
     out["dask_ml_kmeans_parallel_plus_10_iter_s"] = t
-    out["dask_ml_kmeans_parallel_plus_10_iter_inertia"] = float(dml_init.inertia_)
+    out["dask_ml_kmeans_parallel_plus_10_iter_inertia_attribute"] = float(dml_init.inertia_)
+    out["dask_ml_kmeans_parallel_plus_10_iter_inertia_recomputed"] = _inertia(
+        X, dml_init.cluster_centers_
+    )
     results["lloyd"] = out
     print(json.dumps(out, indent=1), flush=True)
 
@@ -265,6 +280,7 @@ def bench_out_of_core(results):
 
 
 def main():
+    warnings.filterwarnings("ignore", message="Sending large graph")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a shared machine)")
     parser.add_argument("--out", type=Path, default=None, help="results JSON path")

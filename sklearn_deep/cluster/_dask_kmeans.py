@@ -58,7 +58,7 @@ def _label_block(X, x_mean, centers, sample_weight=None, sums=False):
     n = X.shape[0]
     n_clusters, n_features = centers.shape
     labels = np.full(n, -1, dtype=np.int32)
-    nb = _n_blocks(n) if sums else 1
+    nb = _n_blocks(n)  # the kernel writes n_changed[b] for every block b
     shape = (nb, n_clusters) if sums else (nb, 0)
     block_sums = np.zeros(shape + ((n_features,) if sums else (0,)))
     wsums = np.zeros(shape)

@@ -14,6 +14,7 @@ client.
 """
 
 import os
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -37,10 +38,17 @@ def _task_numba_threads():
     return max(1, int(os.environ.get("SKLEARN_DEEP_DASK_NUMBA_THREADS", "1")))
 
 
+# Kernel calls of tasks that share a process run one at a time: the BLAS thread limits the
+# kernels set (threadpoolctl) are process-wide. Tasks in different worker processes run in
+# parallel; prefer worker processes to threads.
+_KERNEL_LOCK = threading.RLock()
+
+
 @contextmanager
 def _task_threads():
-    """Context for the kernel calls of one dask task (see :func:`_task_numba_threads`)."""
-    with numba_threads(_task_numba_threads()):
+    """Context for the kernel calls of one dask task: the process-wide kernel lock and
+    :func:`_task_numba_threads` Numba threads."""
+    with _KERNEL_LOCK, numba_threads(_task_numba_threads()):
         yield
 
 

@@ -155,3 +155,18 @@ def test_grid_search_on_cluster_matches_local(client):
         return numba.config.NUMBA_NUM_THREADS, numba.get_num_threads()
 
     assert set(client.run(numba_threads).values()) == {(1, 1)}
+
+
+def test_threaded_scheduler_matches_in_memory():
+    """Without a cluster (dask's default threaded scheduler, tasks sharing one process)."""
+    import dask
+
+    X = _blobs(n_per=400, seed=9)
+    init = X[:5].copy()
+    ref = KMeans(5, init=init, n_init=1).fit(X)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        km = KMeans(5, init=init, n_init=1).fit(da.from_array(X, chunks=150))
+        np.testing.assert_array_equal(km.labels_.compute(), ref.labels_)
+        np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-10)
+        # k-means|| with many small blocks in parallel threads
+        KMeans(5, random_state=0).fit(da.from_array(X, chunks=100))
