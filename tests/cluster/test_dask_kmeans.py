@@ -170,3 +170,35 @@ def test_threaded_scheduler_matches_in_memory():
         np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-10)
         # k-means|| with many small blocks in parallel threads
         KMeans(5, random_state=0).fit(da.from_array(X, chunks=100))
+
+
+def test_grid_search_neural_on_cluster_matches_local(client):
+    """A neural estimator searched on the cluster: same scores as locally, one torch thread
+    per worker (OMP_NUM_THREADS=1 in the workers' environment)."""
+    pytest.importorskip("torch")
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_deep.neural_network import CNNClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:240].astype(np.float32), y[:240]
+    est = CNNClassifier(
+        input_shape=(1, 8, 8), channels=(4,), kernel_size=3, max_epochs=2, random_state=0
+    )
+    grid = {"lr": [1e-3, 1e-2]}
+    local = GridSearchCV(est, grid, cv=2).fit(X, y)
+    remote = GridSearchCV(est, grid, cv=2, n_jobs=-1)
+    with joblib.parallel_backend("dask"):
+        remote.fit(X, y)
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+
+    def torch_threads():
+        import torch
+
+        return torch.get_num_threads()
+
+    assert set(client.run(torch_threads).values()) == {1}
