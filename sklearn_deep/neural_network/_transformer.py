@@ -4,7 +4,6 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._seq_modules import TransformerClassifierModule
@@ -287,7 +286,9 @@ class TransformerClassifier(BaseSequenceClassifier):
     def _predict_batch_size(self, sample_shape):
         per_sample = self._attention_bytes(sample_shape, 8, training=False)
         self._check_attention_memory(sample_shape, 1, 8, training=False)
-        return int(max(1, min(super()._predict_batch_size(sample_shape), _PREDICT_MEMORY // per_sample)))
+        return int(
+            max(1, min(super()._predict_batch_size(sample_shape), _PREDICT_MEMORY // per_sample))
+        )
 
     def _make_net(self, sample_shape, n_classes, seed, n_samples):
         self._check_attention_memory(
