@@ -11,7 +11,7 @@ from ._augment import BatchAugmentation
 from ._base import BaseNeuralClassifier
 from ._cnn import CNNClassifier
 from ._lstm import LSTMClassifier
-from ._modules import BasicBlock, ConvNet
+from ._modules import BasicBlock, ConvNet, Standardize
 from ._transformer import TransformerClassifier
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "CNNClassifier",
     "ConvNet",
     "LSTMClassifier",
+    "Standardize",
     "TransformerClassifier",
 ]
