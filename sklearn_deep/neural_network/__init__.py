@@ -4,8 +4,9 @@
 tags, skorch composition; see :mod:`sklearn_deep.neural_network._base` for its extension
 point); :class:`CNNClassifier` (convolutional), :class:`LSTMClassifier` and
 :class:`TransformerClassifier` (sequences) are built on it; :class:`CausalLanguageModel`
-is a density estimator over token sequences (autoregressive Transformer or RNN). The torch modules are
-plain ``nn.Module`` classes that take every shape as a constructor argument and return logits.
+is a density estimator over token sequences (autoregressive Transformer or RNN). The torch
+modules are plain ``nn.Module`` classes that take every shape as a constructor argument and
+return logits.
 """
 
 from ._augment import BatchAugmentation

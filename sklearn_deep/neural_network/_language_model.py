@@ -377,7 +377,7 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
         module.train()
         best, no_change, converged = math.inf, 0, False
         try:
-            for epoch in range(n_epochs):
+            for _ in range(n_epochs):
                 tic = time.perf_counter()
                 order = torch.randperm(windows.shape[0])
                 total, count = 0.0, 0
@@ -425,6 +425,7 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
                 f"{n_epochs} epochs (max_epochs={self.max_epochs!r}); increase max_epochs "
                 "or tol.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
     # ------------------------------------------------------------------ scoring
