@@ -299,6 +299,16 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
             padding_idx=self.padding_idx,
         )
 
+    def _init_output_bias(self, X):
+        """Start the output bias at the log unigram frequencies of the training tokens
+        (add-one smoothed), so that training starts from the unigram model, not from a
+        uniform guess over the vocabulary."""
+        counts = np.bincount(X.ravel(), minlength=self.vocab_size_)[: self.vocab_size_]
+        counts = counts.astype(np.float64) + 1.0
+        log_freq = np.log(counts / counts.sum())
+        with torch.no_grad():
+            self.module_.output_bias.copy_(torch.from_numpy(log_freq - log_freq.mean()))
+
     def _seed(self, offset=0):
         rs = check_random_state(self.random_state)
         return (int(rs.randint(np.iinfo(np.int32).max)) + offset) % (2**31 - 1)
@@ -360,7 +370,9 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
         device = torch.device(self.device)
         with _forked_torch_rng(seed, self.device):
             if not warm:
-                self.module_ = self._build_module().to(device)
+                self.module_ = self._build_module()
+                self._init_output_bias(X)
+                self.module_.to(device)
                 self._optimizer = torch.optim.Adam(
                     self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
                 )
@@ -432,24 +444,25 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
     def _token_log_probs(self, X):
         """Log-probability of every token of X (int64, validated): (n, T), 0 at padding.
 
-        Computed in float64 on a copy of the module, window by window.
+        Computed in float64 on a copy of the module, window by window (windows sorted by
+        length and batched with the width of their longest, so padding costs little).
         """
         windows, rows, starts, firsts = self._score_windows(X)
         module = copy.deepcopy(self.module_).to(dtype=torch.float64).eval()
         device = torch.device(self.device)
+        chunk = max(1, 2**22 // self.vocab_size_)
         out = np.zeros(X.shape, dtype=np.float64)
-        width = windows.shape[1]
-        offsets = np.arange(width)
+        win_lengths = self._lengths(windows)
+        order = np.argsort(win_lengths, kind="stable")
         with torch.no_grad():
-            for b in range(0, windows.shape[0], _SCORE_BATCH_SIZE):
-                batch = torch.from_numpy(np.ascontiguousarray(windows[b : b + _SCORE_BATCH_SIZE]))
-                batch = batch.to(device)
-                logp = torch.log_softmax(module(batch), dim=-1)
-                logp = logp.gather(-1, batch[..., None]).squeeze(-1).cpu().numpy()
-                ids = batch.cpu().numpy()
-                for j in range(ids.shape[0]):
-                    w = b + j
-                    pos = starts[w] + offsets
+            for b in range(0, order.size, _SCORE_BATCH_SIZE):
+                idx = order[b : b + _SCORE_BATCH_SIZE]
+                width = int(max(1, win_lengths[idx].max()))
+                ids = np.ascontiguousarray(windows[idx, :width])
+                batch = torch.from_numpy(ids).to(device)
+                logp = module.target_log_probs(batch, chunk).cpu().numpy()
+                for j, w in enumerate(idx):
+                    pos = starts[w] + np.arange(width)
                     keep = (pos >= firsts[w]) & (pos < X.shape[1])
                     if self.padding_idx is not None:
                         keep &= ids[j] != self.padding_idx

@@ -140,6 +140,11 @@ class CausalLanguageModule(nn.Module):
             out_dim = hidden_size
         self.projection = nn.Linear(out_dim, embedding_dim) if out_dim != embedding_dim else None
         self.output_bias = nn.Parameter(torch.zeros(self.vocab_size))
+        # -inf at the padding id (a buffer, so that no optimizer ever updates it)
+        output_mask = torch.zeros(self.vocab_size)
+        if padding_idx is not None:
+            output_mask[padding_idx] = -math.inf
+        self.register_buffer("output_mask", output_mask)
 
     # ------------------------------------------------------------------ pieces
     def _embed_inputs(self, X, with_bos):
@@ -163,14 +168,22 @@ class CausalLanguageModule(nn.Module):
         H = self.drop(H)
         if self.projection is not None:
             H = self.projection(H)
-        logits = H @ self.embedding.weight.T + self.output_bias
-        if self.padding_idx is not None:
-            logits = logits.index_fill(
-                -1, torch.tensor([self.padding_idx], device=H.device), -math.inf
-            )
-        return logits
+        bias = self.output_bias + self.output_mask.to(self.output_bias.dtype)
+        return F.linear(H, self.embedding.weight, bias)
 
     # ------------------------------------------------------------------ full pass
+    def hidden(self, X):
+        """Top-layer states of every step, (n, T, hidden) for ids X of shape (n, T)."""
+        Z = self._embed_inputs(X, with_bos=True)
+        if self.cell == "transformer":
+            Z = self.drop(Z + self._positions(0, Z.shape[1], Z))
+            valid = torch.ones(Z.shape[:2], dtype=torch.bool, device=Z.device)
+            for block in self.blocks:
+                Z = block(Z, valid, causal=True)
+            return self.norm(Z)
+        H, _ = self.rnn(self.drop(Z))
+        return H
+
     def forward(self, X):
         """Next-token logits of every step.
 
@@ -184,16 +197,23 @@ class CausalLanguageModule(nn.Module):
         logits : Tensor of shape (n, T, vocab_size)
             ``logits[:, t]`` scores ``x_t`` given ``x_<t``.
         """
-        Z = self._embed_inputs(X, with_bos=True)
-        if self.cell == "transformer":
-            Z = self.drop(Z + self._positions(0, Z.shape[1], Z))
-            valid = torch.ones(Z.shape[:2], dtype=torch.bool, device=Z.device)
-            for block in self.blocks:
-                Z = block(Z, valid, causal=True)
-            H = self.norm(Z)
-        else:
-            H, _ = self.rnn(self.drop(Z))
-        return self.output_logits(H)
+        return self.output_logits(self.hidden(X))
+
+    def target_log_probs(self, X, chunk_size=4096):
+        """``log p(x_t | x_<t)`` of every token of X, (n, T), without holding (n, T, V).
+
+        The output layer and its log-softmax run on ``chunk_size`` positions at a time.
+        (At a padding token the value is ``-inf``: padding is never predicted.)
+        """
+        H = self.hidden(X)
+        flat_h = H.reshape(-1, H.shape[-1])
+        flat_x = X.reshape(-1).long()
+        out = torch.empty(flat_x.shape, dtype=H.dtype, device=H.device)
+        for start in range(0, flat_x.shape[0], chunk_size):
+            stop = start + chunk_size
+            logp = torch.log_softmax(self.output_logits(flat_h[start:stop]), dim=-1)
+            out[start:stop] = logp.gather(-1, flat_x[start:stop, None]).squeeze(-1)
+        return out.reshape(X.shape)
 
     # ------------------------------------------------------------------ incremental
     def start(self, X):
