@@ -16,8 +16,9 @@ The Transformer (``cell='transformer'``) and the LSTM (``cell='lstm'``) are trai
 epoch (``warm_start``) until the next epoch would end past the training budget: 600 s of
 process CPU time (``time.process_time``, so the budget holds on a shared machine; wall time is
 reported too) on ``--threads`` torch threads; ``--quick``: 60 s on a 500-document subset.
-Generation speed is measured with the key/value cache (recurrent state for the LSTM) against re-running the
-model over the whole prefix for every new token (``use_cache=False``), greedy, same tokens.
+Generation speed is measured with the key/value cache (recurrent state for the LSTM) against
+re-running the model over the whole prefix for every new token (``use_cache=False``), greedy,
+same tokens.
 
 Usage::
 
