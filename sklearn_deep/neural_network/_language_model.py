@@ -98,8 +98,9 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
 
     Attributes
     ----------
-    module_ : CausalLanguageModule
-        The trained torch module (in eval mode).
+    module_ : torch.nn.Module
+        The trained torch module (in eval mode): next-token logits of shape
+        ``(n, T, vocab_size_)`` for ids of shape ``(n, T)``.
     vocab_size_ : int
         Number of token ids ``V``.
     loss_curve_ : list of float
