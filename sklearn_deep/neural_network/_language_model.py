@@ -249,7 +249,9 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
         for row, n in zip(X, lengths):
             for start in range(0, n, width):
                 piece = row[start : start + width]
-                if self.padding_idx is not None and not (piece != pad).any():
+                if self.padding_idx is None and piece.size < width:
+                    piece = row[n - width : n]  # no padding id: a full, overlapping window
+                elif self.padding_idx is not None and not (piece != pad).any():
                     continue
                 rows.append(np.pad(piece, (0, width - piece.size), constant_values=pad))
         if not rows:

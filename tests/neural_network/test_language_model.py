@@ -99,6 +99,15 @@ def test_probabilities_sum_to_one(cell):
     assert lm.score_samples(np.zeros((1, 4), int))[0] == 0.0
 
 
+def test_without_padding_id_every_id_is_a_token():
+    X = np.array([[0, 1, 2, 0, 1], [2, 0, 0, 1, 2]])
+    lm = _fit("transformer", X, padding_idx=None, context_length=3)
+    every = np.array(list(itertools.product([0, 1, 2], repeat=5)))
+    assert np.exp(lm.score_samples(every)).sum() == pytest.approx(1.0, abs=1e-9)
+    assert lm.score(X) == pytest.approx(lm.score_samples(X).sum() / X.size)
+    assert lm.generate(np.zeros((2, 0), int), 4, random_state=0).shape == (2, 4)
+
+
 def test_learns_a_pattern_and_generates_it():
     X = _pattern()
     for cell in ("transformer", "lstm"):
