@@ -191,6 +191,8 @@ def main():
     parser.add_argument("--out", type=Path, default=RESULTS / "language_model.json")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--only", choices=["transformer", "lstm"], default=None)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--merge", type=Path, nargs="+", default=None, help="reports to merge")
     args = parser.parse_args()
     if args.merge:
@@ -225,7 +227,12 @@ def main():
     print(f"Kneser-Ney bigram: perplexity {kn['perplexity']:.1f}", flush=True)
 
     common = dict(
-        vocab_size=V, context_length=128, dropout=0.1, lr=3e-3, batch_size=16, random_state=0
+        vocab_size=V,
+        context_length=128,
+        dropout=args.dropout,
+        lr=args.lr,
+        batch_size=16,
+        random_state=0,
     )
     models = {
         "transformer": CausalLanguageModel(
