@@ -175,7 +175,8 @@ def merge(paths, out):
         if other["data"] != merged["data"] or other["quick"] != merged["quick"]:
             raise ValueError(f"{paths[0]} and another report were not run on the same data")
         merged["models"].update(other["models"])
-    merged["meta"]["merged_from"] = [r["meta"] for r in reports]
+    metas = [dict(r["meta"]) for r in reports]
+    merged["meta"] = dict(merged["meta"], merged_from=metas)
     merged["meta"]["note"] = "models trained in concurrent processes, one per model"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(merged, indent=2))
@@ -261,11 +262,9 @@ def main():
         prompt = X_test[:1, :20]
         speed = generation_speed(lm, prompt, 100 if args.quick else 200, 2)
         samples = {
-            str(temp): " ".join(
-                tts.inverse_transform(
-                    lm.generate(prompt, 30, temperature=temp, top_k=50, random_state=0)
-                )[0]
-            )
+            str(temp): tts.inverse_transform(
+                lm.generate(prompt, 30, temperature=temp, top_k=50, random_state=0)
+            )[0]
             for temp in (0.7, 1.0)
         }
         results[name] = {
