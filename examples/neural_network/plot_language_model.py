@@ -86,7 +86,10 @@ fig.tight_layout()
 # :meth:`~sklearn_deep.neural_network.CausalLanguageModel.generate` continues a prompt one
 # character at a time, with the keys and values of the positions already read kept in a
 # cache. A low temperature sharpens the distribution (0 would be greedy decoding); 1 samples
-# from the model as it is. ``random_state`` makes the samples reproducible.
+# from the model as it is. ``random_state`` makes the samples reproducible. Twenty thousand
+# characters teach spelling-like structure (frequent short words, capitals after spaces,
+# punctuation), not grammar: the held-out perplexity falls from about 30 after one epoch to
+# about 13 of the 88 possible characters.
 prompt = chars.transform(["The dataset "])
 for temperature in (0.5, 1.0):
     ids = lm.generate(prompt, 120, temperature=temperature, random_state=0)[0]
