@@ -598,7 +598,7 @@ def _compute_log_det_cholesky(matrix_chol, covariance_type, n_features):
     return log_det_chol
 
 
-def _estep(X, means, precisions_chol, covariance_type, weights, mode):
+def _estep(X, means, precisions_chol, covariance_type, weights, mode, log_weights=None):
     """Run the E-step kernel of ``covariance_type``.
 
     Parameters
@@ -612,6 +612,9 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode):
         Mixture weights; None gives plain per-component log-densities.
     mode : int
         What to return as ``out`` (``MODE_*`` of the kernel module).
+    log_weights : ndarray of shape (n_components,), float64, or None
+        Used in place of ``log(weights)`` when given (``weights`` must then be None):
+        any per-component term added to the log-densities.
 
     Returns
     -------
@@ -626,7 +629,9 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode):
     precisions_chol = np.ascontiguousarray(precisions_chol, dtype=dtype)
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    if weights is None:
+    if log_weights is not None:
+        log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    elif weights is None:
         log_weights = np.zeros(n_components)
     else:
         with np.errstate(divide="ignore"):
@@ -700,6 +705,82 @@ def _estimate_log_gaussian_prob(X, means, precisions_chol, covariance_type):
         X, means, precisions_chol, covariance_type, None, _k.MODE_WEIGHTED_LOG_PROB
     )
     return log_prob
+
+
+def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar):
+    """E-step and M-step sums of one EM iteration, full covariances, in one pass over ``X``.
+
+    The fused kernel returns the M-step sums about the current means ``m_k``:
+    ``n_k``, ``s_k = sum_i r_ik (x_i - m_k)`` and ``S_k = sum_i r_ik (x_i - m_k)
+    (x_i - m_k)^T``, wrapped in :class:`_ShiftedMoments` (which moves them to the new
+    means). Used by :class:`GaussianMixture` and :class:`BayesianGaussianMixture`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n_components, n_features)
+        Cast to the dtype of ``X``.
+    precisions_chol : ndarray of shape (n_components, n_features, n_features)
+        Cast to the dtype of ``X``.
+    log_weights : ndarray of shape (n_components,), float64
+        Added to each component's log-density (``log pi_k``, plus any variational
+        terms).
+    reg_covar : float
+
+    Returns
+    -------
+    log_prob_norm_sum : float
+        ``sum_i log sum_k exp(log N(x_i | mu_k, Sigma_k) + log_weights_k)``.
+    rlogr_sum : float
+        ``sum_ik r_ik log r_ik``.
+    moments : _ShiftedMoments or None
+        None when moving the sums to the new means would lose accuracy (a mean moved
+        many standard deviations; see ``_MAX_SHIFT_SQUARED``): the caller then redoes the
+        iteration the plain way, E-step then M-step, as scikit-learn does.
+    """
+    X = np.ascontiguousarray(X)
+    dtype = X.dtype
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    means = np.ascontiguousarray(means, dtype=dtype)
+    prec_chol = np.asarray(precisions_chol, dtype=dtype)
+    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    log_det = np.asarray(
+        _compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64
+    )
+    d_pad = -(-n_features // 4) * 4
+    padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
+    padded[:, :n_features, :n_features] = prec_chol
+    triangular = not np.any(np.tril(prec_chol, -1))
+    chunk, n_chunks = _chunking(n_samples, n_components, n_features)
+    lpn_part = np.empty(n_chunks)
+    rlogr_part = np.empty(n_chunks)
+    nk_part = np.empty((n_chunks, n_components))
+    sx_part = np.empty((n_chunks, n_components, n_features))
+    scatter_part = np.empty((n_chunks, n_components, n_features, n_features))
+    work = n_samples * n_components * (n_features * (n_features + 1) + 8)
+    with _threads_for(work):
+        _k._em_pass_full(
+            X,
+            means,
+            padded,
+            triangular,
+            log_det,
+            log_weights,
+            chunk,
+            min(_BLOCK, chunk),
+            lpn_part,
+            rlogr_part,
+            nk_part,
+            sx_part,
+            scatter_part,
+        )
+    moments = _ShiftedMoments(
+        nk_part.sum(axis=0), sx_part.sum(axis=0), scatter_part.sum(axis=0), means
+    )
+    if not moments.accurate(reg_covar):
+        moments = None
+    return lpn_part.sum(), rlogr_part.sum(), moments
 
 
 class GaussianMixture(BaseMixture):
@@ -1027,51 +1108,15 @@ default='kmeans'
         )
         if not fused:
             return super()._em_iteration(X)
-        X = np.ascontiguousarray(X)
-        n_samples, n_features = X.shape
-        n_components = self.means_.shape[0]
-        means_old = np.ascontiguousarray(self.means_, dtype=dtype)
-        prec_chol = np.asarray(self.precisions_cholesky_, dtype=dtype)
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(self.weights_, dtype=np.float64))
-        log_det = np.asarray(
-            _compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64
+        lpn_sum, _, moments = _fused_em_pass_full(
+            X, self.means_, self.precisions_cholesky_, log_weights, self.reg_covar
         )
-        d_pad = -(-n_features // 4) * 4
-        padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
-        padded[:, :n_features, :n_features] = prec_chol
-        triangular = not np.any(np.tril(prec_chol, -1))
-        chunk, n_chunks = _chunking(n_samples, n_components, n_features)
-        lpn_part = np.empty(n_chunks)
-        nk_part = np.empty((n_chunks, n_components))
-        sx_part = np.empty((n_chunks, n_components, n_features))
-        scatter_part = np.empty((n_chunks, n_components, n_features, n_features))
-        work = n_samples * n_components * (n_features * (n_features + 1) + 8)
-        with _threads_for(work):
-            _k._em_pass_full(
-                X,
-                means_old,
-                padded,
-                triangular,
-                log_det,
-                log_weights,
-                chunk,
-                min(_BLOCK, chunk),
-                lpn_part,
-                nk_part,
-                sx_part,
-                scatter_part,
-            )
-        lower_bound = dtype.type(lpn_part.sum() / n_samples)
-        moments = _ShiftedMoments(
-            nk_part.sum(axis=0), sx_part.sum(axis=0), scatter_part.sum(axis=0), means_old
-        )
-        if not moments.accurate(self.reg_covar):
-            log_prob_norm, resp = self._e_step(X)
-            self._m_step(X, resp)
-            return self._compute_lower_bound(resp, log_prob_norm)
+        if moments is None:  # a mean moved too far: the plain iteration
+            return super()._em_iteration(X)
         self._m_step(X, moments)
-        return lower_bound
+        return dtype.type(lpn_sum / X.shape[0])
 
     def _estimate_log_prob_norm(self, X, mode):
         return _estep(

@@ -629,6 +629,7 @@ def _em_pass_full(
     chunk,
     block,
     lpn_part,
+    rlogr_part,
     nk_part,
     sx_part,
     scatter_part,
@@ -652,6 +653,10 @@ def _em_pass_full(
         Samples per transposed block.
     lpn_part : ndarray of shape (n_chunks,), float64
         Written: ``sum_i log sum_k pi_k N(x_i | mu_k, Sigma_k)`` over the chunk.
+    rlogr_part : ndarray of shape (n_chunks,), float64
+        Written: ``sum_i sum_k r_ik log r_ik`` over the chunk (minus the entropy of the
+        responsibilities, for the variational lower bound); NaN for a sample whose
+        components are all impossible.
     nk_part : ndarray of shape (n_chunks, n_components), float64
         Written: ``sum_i r_ik``.
     sx_part : ndarray of shape (n_chunks, n_components, n_features), float64
@@ -683,10 +688,12 @@ def _em_pass_full(
         wlp = np.empty((k, block), dtype=X.dtype)
         mx = np.empty(block, dtype=X.dtype)
         inv = np.empty(block, dtype=X.dtype)
+        et = np.empty(block, dtype=X.dtype)
         S = np.zeros((k, d_pad, d_pad))
         nk = np.zeros(k)
         sx = np.zeros((k, d))
         lpn_sum = 0.0
+        rlogr_sum = 0.0
         for s0 in range(start, end, block):
             s1 = min(end, s0 + block)
             m = s1 - s0
@@ -703,10 +710,12 @@ def _em_pass_full(
                 shift = const_x[c]
                 for i in range(m):
                     w[i] = half * quad[i] + shift
-            # log-sum-exp; wlp becomes exp(wlp - max), inv the normaliser
+            # log-sum-exp; wlp becomes e = exp(t), t = wlp - max, inv the normaliser s;
+            # et = sum_k e t gives sum_k r log r = et / s - log s
             for i in range(m):
                 mx[i] = -np.inf
                 inv[i] = 0.0
+                et[i] = 0.0
             for c in range(k):
                 w = wlp[c]
                 for i in range(m):
@@ -714,12 +723,16 @@ def _em_pass_full(
             for c in range(k):
                 w = wlp[c]
                 for i in range(m):
-                    e = _exp_lse(w[i] - mx[i])
+                    t = w[i] - mx[i]
+                    e = _exp_lse(t)
                     w[i] = e
                     inv[i] += e
+                    et[i] += e * t if e > 0 else e
             for i in range(m):
                 finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
-                lpn_sum += mx[i] + math.log(inv[i]) if finite else mx[i]
+                log_s = math.log(inv[i])
+                lpn_sum += mx[i] + log_s if finite else mx[i]
+                rlogr_sum += et[i] / inv[i] - log_s if finite else np.nan
                 inv[i] = one / inv[i] if finite else np.nan
             # M-step statistics about the current means
             for c in range(k):
@@ -739,6 +752,7 @@ def _em_pass_full(
                     sx[c, p] += _sum_block(Wp, m)
                 _syrk_tiles(W, D, m, S[c])
         lpn_part[b] = lpn_sum
+        rlogr_part[b] = rlogr_sum
         for c in range(k):
             nk_part[b, c] = nk[c]
             for p in range(d):

@@ -205,6 +205,7 @@ def test_em_pass_full_matches_numpy(dtype, n_features, n_samples, triangular):
     chunk = gm._BLOCK  # several chunks, several blocks
     n_chunks = -(-n_samples // chunk)
     lpn = np.empty(n_chunks)
+    rlogr = np.empty(n_chunks)
     nk = np.empty((n_chunks, n_components))
     sx = np.empty((n_chunks, n_components, n_features))
     scatter = np.empty((n_chunks, n_components, n_features, n_features))
@@ -218,12 +219,14 @@ def test_em_pass_full_matches_numpy(dtype, n_features, n_samples, triangular):
         chunk,
         min(64, chunk),
         lpn,
+        rlogr,
         nk,
         sx,
         scatter,
     )
     tol = dict(rtol=2e-4, atol=2e-3) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-9)
     assert_allclose(lpn.sum(), log_norm.sum(), **tol)
+    assert_allclose(rlogr.sum(), np.sum(resp * (log_prob - log_norm[:, None])), **tol)
     assert_allclose(nk.sum(axis=0), resp.sum(axis=0), **tol)
     D = X64[:, None, :] - means.astype(np.float64)[None]
     assert_allclose(sx.sum(axis=0), np.einsum("ik,ikp->kp", resp, D), **tol)
