@@ -428,8 +428,8 @@ default='dirichlet_process'
         else:
             raise ValueError(
                 "The parameter 'degrees_of_freedom_prior' "
-                "should be greater than %d, but got %.3f."
-                % (n_features - 1, self.degrees_of_freedom_prior)
+                f"should be greater than {n_features - 1:d}, "
+                f"but got {self.degrees_of_freedom_prior:.3f}."
             )
 
     def _checkcovariance_prior_parameter(self, X):
@@ -451,7 +451,7 @@ default='dirichlet_process'
             _check_shape(
                 self.covariance_prior_,
                 (n_features, n_features),
-                "%s covariance_prior" % self.covariance_type,
+                f"{self.covariance_type} covariance_prior",
             )
             _check_precision_matrix(self.covariance_prior_, self.covariance_type)
         elif self.covariance_type == "diag":
@@ -461,7 +461,7 @@ default='dirichlet_process'
             _check_shape(
                 self.covariance_prior_,
                 (n_features,),
-                "%s covariance_prior" % self.covariance_type,
+                f"{self.covariance_type} covariance_prior",
             )
             _check_precision_positivity(self.covariance_prior_, self.covariance_type)
         # spherical case
@@ -569,7 +569,10 @@ default='dirichlet_process'
             self.covariances_[k] = (
                 self.covariance_prior_
                 + nk[k] * sk[k]
-                + nk[k] * self.mean_precision_prior_ / self.mean_precision_[k] * np.outer(diff, diff)
+                + nk[k]
+                * self.mean_precision_prior_
+                / self.mean_precision_[k]
+                * np.outer(diff, diff)
             )
         self.covariances_ /= self.degrees_of_freedom_[:, np.newaxis, np.newaxis]
 
@@ -591,7 +594,8 @@ default='dirichlet_process'
         self.degrees_of_freedom_ = self.degrees_of_freedom_prior_ + nk
         diff = xk - self.mean_prior_
         self.covariances_ = self.covariance_prior_ + nk[:, np.newaxis] * (
-            sk + (self.mean_precision_prior_ / self.mean_precision_)[:, np.newaxis] * np.square(diff)
+            sk
+            + (self.mean_precision_prior_ / self.mean_precision_)[:, np.newaxis] * np.square(diff)
         )
         self.covariances_ /= self.degrees_of_freedom_[:, np.newaxis]
 
@@ -614,9 +618,7 @@ default='dirichlet_process'
             digamma_sum = digamma(self.weight_concentration_[0] + self.weight_concentration_[1])
             digamma_a = digamma(self.weight_concentration_[0])
             digamma_b = digamma(self.weight_concentration_[1])
-            return (
-                digamma_a - digamma_sum + np.hstack((0, np.cumsum(digamma_b - digamma_sum)[:-1]))
-            )
+            return digamma_a - digamma_sum + np.hstack((0, np.cumsum(digamma_b - digamma_sum)[:-1]))
         # case Variational Gaussian mixture with dirichlet distribution
         return digamma(self.weight_concentration_) - digamma(np.sum(self.weight_concentration_))
 

@@ -745,9 +745,7 @@ def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar):
     means = np.ascontiguousarray(means, dtype=dtype)
     prec_chol = np.asarray(precisions_chol, dtype=dtype)
     log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
-    log_det = np.asarray(
-        _compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64
-    )
+    log_det = np.asarray(_compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64)
     d_pad = -(-n_features // 4) * 4
     padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
     padded[:, :n_features, :n_features] = prec_chol
