@@ -716,7 +716,9 @@ default='dirichlet_process'
         ) - 0.5 * n_features * np.log(self.degrees_of_freedom_)
 
         if self.covariance_type == "tied":
-            log_wishart = self.n_components * np.float64(
+            # one shared Wishart; summed to a float (scikit-learn 1.9 leaves a (1,) array
+            # here, so its lower_bound_ is an array for 'tied')
+            log_wishart = self.n_components * np.sum(
                 _log_wishart_norm(self.degrees_of_freedom_, log_det_precisions_chol, n_features)
             )
         else:
