@@ -678,6 +678,8 @@ default='dirichlet_process'
             self.precisions_cholesky_,
             self._log_prob_offsets(n_features),
             self.reg_covar,
+            # the sums enter the posterior next to the Wishart prior's scatter
+            prior_scale=np.diagonal(np.asarray(self.covariance_prior_, dtype=np.float64)),
         )
         if moments is None:
             return super()._em_iteration(X)

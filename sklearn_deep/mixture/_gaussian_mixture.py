@@ -394,18 +394,32 @@ class _ShiftedMoments:
         ]
         self.delta = self.means.astype(np.float64) - center
 
-    def accurate(self, reg_covar):
+    def accurate(self, reg_covar, prior_scale=None):
         """Whether moving the scatter to the new means keeps full accuracy.
 
         The move costs about ``eps * delta_kp**2 / Sigma_kpp`` relative accuracy; see
         ``_MAX_SHIFT_SQUARED``.
+
+        Parameters
+        ----------
+        reg_covar : float
+        prior_scale : ndarray of shape (n_features,) or None
+            The diagonal of a prior scatter added to ``n_k Sigma_k`` downstream (the
+            Wishart prior of :class:`BayesianGaussianMixture`). A feature is then also
+            accurate when the absolute error, about ``eps * n_k * delta_kp**2``, is small
+            against ``prior_scale[p]``: a nearly empty component may move far.
         """
-        with np.errstate(divide="ignore", invalid="ignore"):
+        max_shift = _MAX_SHIFT_SQUARED[self.dtype.type]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             second = np.diagonal(self.scatter, axis1=1, axis2=2) / self.nk[:, np.newaxis]
             variances = second - self.delta**2 + reg_covar
             ratio = self.delta**2 / variances
-        # a variance lost to cancellation (<= 0) or NaN sums also take the plain way
-        return bool(np.all((variances > 0) & (ratio <= _MAX_SHIFT_SQUARED[self.dtype.type])))
+            # a variance lost to cancellation (<= 0) or NaN sums also take the plain way
+            ok = (variances > 0) & (ratio <= max_shift)
+            if prior_scale is not None:
+                shift = self.nk[:, np.newaxis] * self.delta**2
+                ok |= np.isfinite(second) & (shift <= max_shift * prior_scale)
+        return bool(np.all(ok))
 
     def estimate(self, reg_covar):
         """``nk, means, covariances`` as :func:`_estimate_gaussian_parameters` returns them."""
@@ -707,7 +721,7 @@ def _estimate_log_gaussian_prob(X, means, precisions_chol, covariance_type):
     return log_prob
 
 
-def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar):
+def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar, prior_scale=None):
     """E-step and M-step sums of one EM iteration, full covariances, in one pass over ``X``.
 
     The fused kernel returns the M-step sums about the current means ``m_k``:
@@ -726,6 +740,8 @@ def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar):
         Added to each component's log-density (``log pi_k``, plus any variational
         terms).
     reg_covar : float
+    prior_scale : ndarray of shape (n_features,) or None
+        See :meth:`_ShiftedMoments.accurate`.
 
     Returns
     -------
@@ -776,7 +792,7 @@ def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar):
     moments = _ShiftedMoments(
         nk_part.sum(axis=0), sx_part.sum(axis=0), scatter_part.sum(axis=0), means
     )
-    if not moments.accurate(reg_covar):
+    if not moments.accurate(reg_covar, prior_scale):
         moments = None
     return lpn_part.sum(), rlogr_part.sum(), moments
 

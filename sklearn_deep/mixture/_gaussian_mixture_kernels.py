@@ -673,6 +673,10 @@ def _em_pass_full(
         const_x[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
     half = np.full(1, -0.5, dtype=X.dtype)[0]
     one = np.ones(1, dtype=X.dtype)[0]
+    zero = np.zeros(1, dtype=X.dtype)[0]
+    # exp(wlp - max) below this is dropped (2**24 times the smallest normal number,
+    # 2e-31 in float32, 4e-301 in float64): far below rounding in every sum
+    e_min = np.full(1, np.finfo(X.dtype).tiny * 2.0**24, dtype=X.dtype)[0]
     n_chunks = lpn_part.shape[0]
     for b in prange(n_chunks):
         start = b * chunk
@@ -725,9 +729,11 @@ def _em_pass_full(
                 for i in range(m):
                     t = w[i] - mx[i]
                     e = _exp_lse(t)
+                    # flush tiny terms to zero: subnormal products downstream are slow
+                    e = e if e >= e_min else zero
                     w[i] = e
                     inv[i] += e
-                    et[i] += e * t if e > 0 else e
+                    et[i] += e * t if e > zero else zero
             for i in range(m):
                 finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
                 log_s = math.log(inv[i])
