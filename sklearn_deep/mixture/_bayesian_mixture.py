@@ -314,9 +314,9 @@ default='dirichlet_process'
     >>> from sklearn_deep.mixture import BayesianGaussianMixture
     >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
     >>> bgm = BayesianGaussianMixture(n_components=2, random_state=42).fit(X)
-    >>> bgm.means_.round(2)
-    array([[2.49, 2.29],
-           [8.45, 4.52]])
+    >>> bgm.means_.round(1)
+    array([[2.5, 2.3],
+           [8.5, 4.5]])
     >>> bgm.predict([[0, 0], [9, 3]])
     array([0, 1])
     """
