@@ -17,9 +17,9 @@ from scipy.special import betaln, digamma, gammaln, xlogy
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _gaussian_mixture_kernels as _k
-from ._base import BaseMixture, _check_shape
+from ._base import BaseMixture, EStepResult, _check_shape
 from ._gaussian_mixture import (
+    _MODES,
     _check_precision_matrix,
     _check_precision_positivity,
     _compute_log_det_cholesky,
@@ -477,17 +477,19 @@ default='dirichlet_process'
         nk, xk, sk = _estimate_gaussian_parameters(X, resp, self.reg_covar, self.covariance_type)
         self._update_posterior(nk, xk, sk)
 
-    def _m_step(self, X, resp):
-        """M step.
+    def _m_step(self, X, estep):
+        """M step (variational: ``q(pi)`` and ``q(mu, Lambda)``).
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
 
-        resp : ndarray of shape (n_samples, n_components) or _ShiftedMoments
-            Responsibilities, or the sums of a fused pass (see ``_em_iteration``).
+        estep : EStepResult
+            The responsibilities, or the sums of a fused pass.
         """
-        nk, xk, sk = _estimate_gaussian_parameters(X, resp, self.reg_covar, self.covariance_type)
+        nk, xk, sk = _estimate_gaussian_parameters(
+            X, estep.statistics, self.reg_covar, self.covariance_type
+        )
         self._update_posterior(nk, xk, sk)
 
     def _update_posterior(self, nk, xk, sk):
@@ -646,7 +648,7 @@ default='dirichlet_process'
             + 0.5 * (log_lambda - n_features / np.asarray(self.mean_precision_, np.float64))
         )
 
-    def _estimate_log_prob_norm(self, X, mode):
+    def _estimate_log_prob_norm(self, X, out):
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         return _estep(
             X,
@@ -654,54 +656,61 @@ default='dirichlet_process'
             np.asarray(self.precisions_cholesky_, dtype=dtype),
             self.covariance_type,
             None,
-            mode,
+            _MODES[out],
             log_weights=self._log_prob_offsets(X.shape[1]),
         )
 
-    def _e_step(self, X):
-        log_prob_norm, resp = self._estimate_log_prob_norm(X, _k.MODE_RESP)
-        return np.mean(log_prob_norm), resp
+    def _e_step(self, X, fuse=True):
+        """E step (variational: ``q(z)``); for full covariances, one fused pass.
 
-    def _em_iteration(self, X):
-        """One variational EM iteration; full covariances take one pass over ``X``.
-
-        The fused pass (as :meth:`GaussianMixture._em_iteration`) returns the M-step
-        sums and ``sum r log r`` for the ELBO; when it cannot keep full accuracy the
-        iteration is redone the plain way: E-step, M-step, ELBO.
-        """
-        if self.covariance_type != "full":
-            return super()._em_iteration(X)
-        _, n_features = X.shape
-        _, rlogr_sum, moments = _fused_em_pass_full(
-            X,
-            self.means_,
-            self.precisions_cholesky_,
-            self._log_prob_offsets(n_features),
-            self.reg_covar,
-            # the sums enter the posterior next to the Wishart prior's scatter
-            prior_scale=np.diagonal(np.asarray(self.covariance_prior_, dtype=np.float64)),
-        )
-        if moments is None:
-            return super()._em_iteration(X)
-        self._m_step(X, moments)
-        return self._lower_bound_from_rlogr(rlogr_sum)
-
-    def _compute_lower_bound(self, resp, log_prob_norm):
-        """Estimate the lower bound of the model (the ELBO, up to constants).
+        The fused pass (as in :meth:`GaussianMixture._e_step`) also returns the M-step
+        sums and ``sum r log r`` for the ELBO; when moving the sums to the new means would
+        lose accuracy, the plain E-step is run instead.
 
         Parameters
         ----------
-        resp : ndarray of shape (n_samples, n_components)
-            Responsibilities of the E-step.
+        X : ndarray of shape (n_samples, n_features)
+        fuse : bool, default=True
+            Allow the fused pass (``False``: always the plain E-step).
 
-        log_prob_norm : float
-            Unused (the ELBO is computed from the posterior parameters).
+        Returns
+        -------
+        estep : EStepResult
+        """
+        _, n_features = X.shape
+        if fuse and self.covariance_type == "full":
+            lpn_sum, rlogr, moments = _fused_em_pass_full(
+                X,
+                self.means_,
+                self.precisions_cholesky_,
+                self._log_prob_offsets(n_features),
+                self.reg_covar,
+                # the sums enter the posterior next to the Wishart prior's scatter
+                prior_scale=np.diagonal(np.asarray(self.covariance_prior_, dtype=np.float64)),
+            )
+            if moments is not None:
+                return EStepResult(lpn_sum / X.shape[0], moments=moments, rlogr=rlogr)
+        log_prob_norm, resp = self._estimate_log_prob_norm(X, "resp")
+        return EStepResult(np.mean(log_prob_norm), resp=resp)
+
+    def _compute_lower_bound(self, estep):
+        """Estimate the lower bound of the model (the ELBO, up to constants).
+
+        Computed from the posterior parameters after the M-step and
+        ``sum_ik r_ik log r_ik`` of the E-step.
+
+        Parameters
+        ----------
+        estep : EStepResult
 
         Returns
         -------
         lower_bound : float
         """
-        return self._lower_bound_from_rlogr(np.sum(xlogy(resp, resp)))
+        rlogr = estep.rlogr
+        if rlogr is None:
+            rlogr = np.sum(xlogy(estep.resp, estep.resp))
+        return self._lower_bound_from_rlogr(rlogr)
 
     def _lower_bound_from_rlogr(self, rlogr_sum):
         """The ELBO from ``sum_ik r_ik log r_ik`` and the current posterior parameters.

@@ -10,8 +10,14 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._numba_config import numba_threads
 from . import _gaussian_mixture_kernels as _k
-from ._base import BaseMixture, _check_shape
+from ._base import BaseMixture, EStepResult, _check_shape
 
+# What ``_estimate_log_prob_norm`` returns besides ``log_prob_norm``: kernel modes.
+_MODES = {
+    None: _k.MODE_NONE,
+    "weighted_log_prob": _k.MODE_WEIGHTED_LOG_PROB,
+    "resp": _k.MODE_RESP,
+}
 # Samples per E-step block and per M-step sub-block (cache locality only).
 _BLOCK = 256
 # Upper bounds on the number of M-step partial results and on their memory.
@@ -1066,38 +1072,8 @@ default='kmeans'
             else:
                 self.covariances_ = 1.0 / precisions_init
 
-    def _e_step(self, X):
-        log_prob_norm, resp = _estep(
-            X,
-            self.means_,
-            self.precisions_cholesky_,
-            self.covariance_type,
-            self.weights_,
-            _k.MODE_RESP,
-        )
-        return np.mean(log_prob_norm), resp
-
-    def _m_step(self, X, resp):
-        """M step.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-
-        resp : ndarray of shape (n_samples, n_components) or _ShiftedMoments
-            Posterior probabilities (responsibilities) of each component for each
-            sample, or the sums of a fused EM pass (see ``_em_iteration``).
-        """
-        self.weights_, self.means_, self.covariances_ = _estimate_gaussian_parameters(
-            X, resp, self.reg_covar, self.covariance_type
-        )
-        self.weights_ /= np.sum(self.weights_)
-        self.precisions_cholesky_ = _compute_precision_cholesky(
-            self.covariances_, self.covariance_type
-        )
-
-    def _em_iteration(self, X):
-        """One EM iteration; for full covariances E- and M-step share one pass over ``X``.
+    def _e_step(self, X, fuse=True):
+        """E step; for full covariances, one pass that also sums the M-step statistics.
 
         The fused kernel returns the M-step sums about the current means ``m_k``:
         ``n_k``, ``s_k = sum_i r_ik (x_i - m_k)`` and ``S_k = sum_i r_ik (x_i - m_k)
@@ -1105,14 +1081,23 @@ default='kmeans'
         is exactly ``S_k - s_k delta_k^T - delta_k s_k^T + n_k delta_k delta_k^T``. That
         shift loses about ``eps * delta_kp**2 / Sigma_kpp`` relative accuracy, so when
         a mean moves by many standard deviations (early iterations from a poor start;
-        see ``_MAX_SHIFT_SQUARED``) the iteration is redone the plain way: the E-step, then the
-        M-step from the stored responsibilities, as scikit-learn does.
+        see ``_MAX_SHIFT_SQUARED``) the E-step is redone the plain way and the M-step
+        works from the responsibilities, as scikit-learn does.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        fuse : bool, default=True
+            Allow the fused pass (``False``: always the plain E-step).
+
+        Returns
+        -------
+        estep : EStepResult
         """
         dtype = np.asarray(X).dtype
         fused = (
-            self.covariance_type == "full"
-            and type(self)._e_step is GaussianMixture._e_step
-            and type(self)._m_step is GaussianMixture._m_step
+            fuse
+            and self.covariance_type == "full"
             # mixed precisions (float32 X, float64 initial parameters) follow the
             # plain path, whose dtype promotions are scikit-learn's
             and all(
@@ -1120,37 +1105,48 @@ default='kmeans'
                 for a in (self.weights_, self.means_, self.precisions_cholesky_)
             )
         )
-        if not fused:
-            return super()._em_iteration(X)
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(np.asarray(self.weights_, dtype=np.float64))
-        lpn_sum, _, moments = _fused_em_pass_full(
-            X, self.means_, self.precisions_cholesky_, log_weights, self.reg_covar
-        )
-        if moments is None:  # a mean moved too far: the plain iteration
-            return super()._em_iteration(X)
-        self._m_step(X, moments)
-        return dtype.type(lpn_sum / X.shape[0])
+        if fused:
+            with np.errstate(divide="ignore"):
+                log_weights = np.log(np.asarray(self.weights_, dtype=np.float64))
+            lpn_sum, rlogr, moments = _fused_em_pass_full(
+                X, self.means_, self.precisions_cholesky_, log_weights, self.reg_covar
+            )
+            if moments is not None:
+                return EStepResult(dtype.type(lpn_sum / X.shape[0]), moments=moments, rlogr=rlogr)
+        log_prob_norm, resp = self._estimate_log_prob_norm(X, "resp")
+        return EStepResult(np.mean(log_prob_norm), resp=resp)
 
-    def _estimate_log_prob_norm(self, X, mode):
+    def _m_step(self, X, estep):
+        """M step: maximum-likelihood weights, means and covariances.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+
+        estep : EStepResult
+            The responsibilities, or the sums of a fused pass.
+        """
+        self.weights_, self.means_, self.covariances_ = _estimate_gaussian_parameters(
+            X, estep.statistics, self.reg_covar, self.covariance_type
+        )
+        self.weights_ /= np.sum(self.weights_)
+        self.precisions_cholesky_ = _compute_precision_cholesky(
+            self.covariances_, self.covariance_type
+        )
+
+    def _compute_lower_bound(self, estep):
+        """The mean log-likelihood of the E-step."""
+        return estep.log_prob_norm
+
+    def _estimate_log_prob_norm(self, X, out):
         return _estep(
-            X, self.means_, self.precisions_cholesky_, self.covariance_type, self.weights_, mode
+            X,
+            self.means_,
+            self.precisions_cholesky_,
+            self.covariance_type,
+            self.weights_,
+            _MODES[out],
         )
-
-    def _estimate_log_prob(self, X):
-        return _estimate_log_gaussian_prob(
-            X, self.means_, self.precisions_cholesky_, self.covariance_type
-        )
-
-    def _estimate_log_weights(self):
-        return np.log(self.weights_)
-
-    def _estimate_weighted_log_prob(self, X):
-        _, weighted_log_prob = self._estimate_log_prob_norm(X, _k.MODE_WEIGHTED_LOG_PROB)
-        return weighted_log_prob
-
-    def _compute_lower_bound(self, _, log_prob_norm):
-        return log_prob_norm
 
     def _get_parameters(self):
         return (

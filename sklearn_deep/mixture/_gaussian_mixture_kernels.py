@@ -641,7 +641,7 @@ def _em_pass_full(
     M-step sums at once: no ``(n_samples, n_components)`` array is written or read back.
     The second moments are taken about the *current* means ``m_k`` (those of the E-step,
     known before the pass): ``sum_i r_ik (x_i - m_k)(x_i - m_k)^T``; the caller moves
-    them to the new means exactly (see ``GaussianMixture._em_iteration``).
+    them to the new means exactly (see ``GaussianMixture._e_step``).
 
     Parameters
     ----------
