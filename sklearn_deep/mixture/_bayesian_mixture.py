@@ -18,16 +18,9 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseMixture, EStepResult, _check_shape
-from ._gaussian_mixture import (
-    _MODES,
-    _check_precision_matrix,
-    _check_precision_positivity,
-    _compute_log_det_cholesky,
-    _compute_precision_cholesky,
-    _estep,
-    _estimate_gaussian_parameters,
-    _fused_em_pass_full,
-)
+from ._gaussian_checks import _check_precision_matrix, _check_precision_positivity
+from ._gaussian_estep import _MODES, _compute_log_det_cholesky, _estep, _fused_em_pass_full
+from ._gaussian_mstep import _compute_precision_cholesky, _estimate_gaussian_parameters
 
 
 def _log_dirichlet_norm(dirichlet_concentration):
