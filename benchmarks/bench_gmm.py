@@ -225,6 +225,7 @@ def main(argv=None):
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    commit = git_commit()  # the code that runs (taken before the long timings)
 
     import numba
     import sklearn
@@ -327,7 +328,7 @@ def main(argv=None):
             "GaussianMixture EM and BayesianGaussianMixture variational EM, "
             "covariance_type='full', max_iter=20, tol=0"
         ),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "quick": args.quick,
         "repeats": repeats,
         "numba_threads": n_threads,
