@@ -119,16 +119,11 @@ def _center_groups(centers, n_groups):
     return perm, gstart
 
 
-def _uses_fused(n_clusters, dtype):
-    """Python twin of the kernels' choice of the fused ranking tiles over BLAS."""
-    return n_clusters <= _k.FUSED_MAX_CLUSTERS or np.dtype(dtype).itemsize == 4
-
-
 def _n_groups(n_clusters, dtype):
     """Number of Yinyang centre groups: one (Hamerly's bound) where the fused tiles rank
     the centres (full rankings are cheap there, and the bookkeeping of several groups
     costs more than it saves), else groups of about 8 centres."""
-    if _uses_fused(n_clusters, dtype):
+    if _k._use_fused(n_clusters, np.dtype(dtype).itemsize):
         return 1
     return max(1, round(n_clusters / 8))
 
@@ -463,7 +458,10 @@ def _kmeans_plusplus(
         # at each step (same centres; see _kmeans_kernels). Not float32 data: their copy
         # would be as large as X, for little gain
         screen = int(dtype == np.float64)
-        indices, _ = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals, screen)
+        if _k._kmeanspp_may_screen(n_clusters, X.itemsize, screen):
+            indices, _ = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals, screen)
+        else:  # the same centres, without compiling the screen's kernels
+            indices = _k._kmeanspp_dense_plain(X, mean, sample_weight, center_id, rand_vals)
         centers[:] = X_orig[indices] - mean if centred else X_orig[indices]
         return centers, indices
 

@@ -37,6 +37,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .._kernel_blocks import for_each_block
 from .._numba_config import CACHE
 
 # samples per block are at least this many (small data runs in one block)
@@ -120,10 +121,8 @@ def _sqdist_rows_shifted(X, i, shifted, t):
 # fused ranking products for few centres: samples transposed, register tiles
 
 
-@njit(cache=CACHE, inline="always")
 def _use_fused(n_clusters, itemsize):
-    """Whether the ranking products run in the fused tiles (else BLAS); keep in step with
-    ``_kmeans._uses_fused``."""
+    """Whether the ranking products run in the fused tiles (else BLAS)."""
     return n_clusters <= FUSED_MAX_CLUSTERS or itemsize == 4
 
 
@@ -252,7 +251,7 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
     return sig, codegen
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _gather_transposed(X, mean, rows, r0, m, Xt):
     """``Xt[:n_features, r] = X[rows[r0 + r]] - mean`` for ``r < m``: 4 x 4 blocks through
     vector shuffles, the remainders elementwise."""
@@ -278,7 +277,7 @@ def _gather_transposed(X, mean, rows, r0, m, Xt):
             Xt[f, r] = X[i, f] - mean[f]
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _two_smallest_tile4(acc, m, csq, j, b1, b2, i1):
     """Fold the values ``csq[j + c] - 2 acc[c]`` of the four centres of a tile, in order,
     into the running smallest ``b1`` (first index ``i1``) and second smallest ``b2``
@@ -322,7 +321,7 @@ def _two_smallest_tile4(acc, m, csq, j, b1, b2, i1):
         i1[r] = oi
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
     """First argmin over centres of ``csq[j] - 2 <x, c_j>`` for the ``m`` samples in ``Xt``.
 
@@ -371,7 +370,7 @@ def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
 # running centre sums
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _move_sample(X, mean, i, w, old, new, b, sums, wsums, counts):
     """Move sample ``X[i] - mean`` (weight ``w``) from cluster ``old`` (-1: none) to ``new``
     in the running sums of block ``b``.
@@ -403,7 +402,7 @@ def _move_sample(X, mean, i, w, old, new, b, sums, wsums, counts):
 # Lloyd (plain) iterations
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _gemm_rows_argmin(D, r, centers_sq):
     """First argmin over centres of ``||c||^2 - 2 <x, c>`` for row ``r`` of ``D = X C^T``.
 
@@ -423,7 +422,6 @@ def _gemm_rows_argmin(D, r, centers_sq):
     return best, best_val, second_val
 
 
-@njit(cache=CACHE, parallel=True)
 def _lloyd_iter_dense(
     X,
     mean,
@@ -466,71 +464,108 @@ def _lloyd_iter_dense(
     n_changed : ndarray of shape (n_blocks,), int64
         Written: number of labels that changed in each block.
     update_centers : bool
+
+    Notes
+    -----
+    A Python function: it runs one of two serial block kernels (:func:`_lloyd_block_fused`,
+    :func:`_lloyd_block_gemm`) over the sample blocks in parallel
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
+    kernel it runs, and no large parallel function.
     """
-    n_samples = X.shape[0]
+    if _use_fused(centers_t.shape[1], X.itemsize):
+        U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
+        args = (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers)
+        for_each_block(_lloyd_block_fused, args, X.shape[0], n_changed)
+    else:
+        args = (
+            X,
+            mean,
+            sample_weight,
+            centers_t,
+            centers_sq,
+            labels,
+            sums,
+            wsums,
+            counts,
+            update_centers,
+        )
+        for_each_block(_lloyd_block_gemm, args, X.shape[0], n_changed)
+
+
+@njit(cache=CACHE)
+def _lloyd_block_fused(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_lloyd_iter_dense` with the fused tiles
+    (``U``, ``csq`` from :func:`_pack_centers`); returns the number of changed labels."""
+    (
+        X,
+        mean,
+        sample_weight,
+        U,
+        csq,
+        labels,
+        sums,
+        wsums,
+        counts,
+        update_centers,
+    ) = args
+    changed = 0
+    Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=X.dtype)
+    acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
+    best = np.empty(TILE_SAMPLES, dtype=np.int32)
+    best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
+    rows = np.arange(start, end)
+    for s in range(start, end, TILE_SAMPLES):
+        m = min(TILE_SAMPLES, end - s)
+        _gather_transposed(X, mean, rows, s - start, m, Xt)
+        _argmin_fused(Xt, m, U, csq, acc, best, best_val)
+        for r in range(m):
+            i = s + r
+            if best[r] != labels[i]:
+                changed += 1
+                if update_centers:
+                    _move_sample(
+                        X, mean, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts
+                    )
+                labels[i] = best[r]
+    return changed
+
+
+@njit(cache=CACHE)
+def _lloyd_block_gemm(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_lloyd_iter_dense` with a BLAS product
+    over chunks of ``CHUNK_SIZE`` samples; returns the number of changed labels."""
+    (
+        X,
+        mean,
+        sample_weight,
+        centers_t,
+        centers_sq,
+        labels,
+        sums,
+        wsums,
+        counts,
+        update_centers,
+    ) = args
     n_features = X.shape[1]
-    n_blocks = _n_blocks(n_samples)
-    fused = _use_fused(centers_t.shape[1], X.itemsize)
-    U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
-    for b in prange(n_blocks):
-        start, end = _block_bounds(b, n_blocks, n_samples)
-        changed = 0
-        if fused:
-            Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=X.dtype)
-            acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
-            best = np.empty(TILE_SAMPLES, dtype=np.int32)
-            best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
-            rows = np.arange(start, end)
-            for s in range(start, end, TILE_SAMPLES):
-                m = min(TILE_SAMPLES, end - s)
-                _gather_transposed(X, mean, rows, s - start, m, Xt)
-                _argmin_fused(Xt, m, U, csq, acc, best, best_val)
-                for r in range(m):
-                    i = s + r
-                    if best[r] != labels[i]:
-                        changed += 1
-                        if update_centers:
-                            _move_sample(
-                                X,
-                                mean,
-                                i,
-                                sample_weight[i],
-                                labels[i],
-                                best[r],
-                                b,
-                                sums,
-                                wsums,
-                                counts,
-                            )
-                        labels[i] = best[r]
-        else:
-            buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
-            for s in range(start, end, CHUNK_SIZE):
-                e = min(s + CHUNK_SIZE, end)
-                for r in range(e - s):
-                    for f in range(n_features):
-                        buf[r, f] = X[s + r, f] - mean[f]
-                D = np.dot(buf[: e - s], centers_t)
-                for r in range(e - s):
-                    i = s + r
-                    label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
-                    if label != labels[i]:
-                        changed += 1
-                        if update_centers:
-                            _move_sample(
-                                X,
-                                mean,
-                                i,
-                                sample_weight[i],
-                                labels[i],
-                                label,
-                                b,
-                                sums,
-                                wsums,
-                                counts,
-                            )
-                        labels[i] = label
-        n_changed[b] = changed
+    changed = 0
+    buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
+    for s in range(start, end, CHUNK_SIZE):
+        e = min(s + CHUNK_SIZE, end)
+        for r in range(e - s):
+            for f in range(n_features):
+                buf[r, f] = X[s + r, f] - mean[f]
+        D = np.dot(buf[: e - s], centers_t)
+        for r in range(e - s):
+            i = s + r
+            label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
+            if label != labels[i]:
+                changed += 1
+                if update_centers:
+                    _move_sample(
+                        X, mean, i, sample_weight[i], labels[i], label, b, sums, wsums, counts
+                    )
+                labels[i] = label
+    return changed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -550,7 +585,7 @@ def _group_shifts(perm, gstart, shift, eps):
     return group_shift
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _bounds_filter(
     X,
     mean,
@@ -652,7 +687,6 @@ def _bounds_filter(
     return n_todo
 
 
-@njit(cache=CACHE, parallel=True)
 def _yinyang_iter_dense(
     X,
     mean,
@@ -718,11 +752,83 @@ def _yinyang_iter_dense(
         Relative rounding margin of directly computed distances and of the bound updates.
     delta_scale : float
         See above.
+
+    Notes
+    -----
+    A Python function: it runs one of two serial block kernels (:func:`_yinyang_block_fused`,
+    :func:`_yinyang_block_gemm`) over the sample blocks in parallel
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
+    kernel it runs, and no large parallel function.
     """
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     n_clusters = centers_t.shape[1]
+    group_shift, group_of, c_max_sq = _yinyang_prepare(perm, gstart, shift, centers_sq, eps)
+    retest = n_clusters * n_features > RETEST_MIN_WORK
+    if _use_fused(n_clusters, X.itemsize):
+        U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
+        args = (
+            X,
+            mean,
+            sample_weight,
+            centers,
+            U,
+            csq,
+            x_sq,
+            group_of,
+            half_sep,
+            shift,
+            group_shift,
+            upper,
+            lower,
+            labels,
+            sums,
+            wsums,
+            counts,
+            use_bounds,
+            update_centers,
+            retest,
+            c_max_sq,
+            eps,
+            delta_scale,
+        )
+        for_each_block(_yinyang_block_fused, args, X.shape[0], n_changed)
+    else:
+        args = (
+            X,
+            mean,
+            sample_weight,
+            centers,
+            centers_t,
+            centers_sq,
+            x_sq,
+            perm,
+            gstart,
+            half_sep,
+            shift,
+            group_shift,
+            upper,
+            lower,
+            labels,
+            sums,
+            wsums,
+            counts,
+            use_bounds,
+            update_centers,
+            retest,
+            c_max_sq,
+            eps,
+            delta_scale,
+        )
+        for_each_block(_yinyang_block_gemm, args, X.shape[0], n_changed)
+
+
+@njit(cache=CACHE)
+def _yinyang_prepare(perm, gstart, shift, centers_sq, eps):
+    """Per-pass constants of :func:`_yinyang_iter_dense`: each group's largest centre move
+    (widened by ``1 + eps``), each centre's group (int64, (n_clusters,)) and the largest
+    squared centre norm."""
+    n_clusters = perm.shape[0]
     n_groups = gstart.shape[0] - 1
-    n_blocks = _n_blocks(n_samples)
     group_shift = _group_shifts(perm, gstart, shift, eps)
     group_of = np.empty(n_clusters, dtype=np.int64)
     for g in range(n_groups):
@@ -732,92 +838,173 @@ def _yinyang_iter_dense(
     for j in range(n_clusters):
         if centers_sq[j] > c_max_sq:
             c_max_sq = centers_sq[j]
-    fused = _use_fused(n_clusters, X.itemsize)
-    U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
-    retest = n_clusters * n_features > RETEST_MIN_WORK
-    for b in prange(n_blocks):
-        start, end = _block_bounds(b, n_blocks, n_samples)
-        todo = np.empty(end - start, dtype=np.int64)
-        flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
-        ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
-        dist = np.empty(TILE_SAMPLES)
-        # 1. bounds: which samples may change label
-        n_todo = _bounds_filter(
-            X,
-            mean,
-            centers,
-            labels,
-            x_sq,
-            half_sep,
-            shift,
-            group_shift,
-            upper,
-            lower,
-            c_max_sq,
-            eps,
-            delta_scale,
-            use_bounds,
-            retest,
-            start,
-            end,
-            todo,
-            flagged,
-            ok,
-            dist,
-        )
-        # 2. all distances for the rest, ranked as in the plain kernel; fresh bounds
-        if fused:
-            changed = _bounded_rows_fused(
-                X,
-                mean,
-                sample_weight,
-                U,
-                csq,
-                x_sq,
-                group_of,
-                n_groups,
-                upper,
-                lower,
-                labels,
-                sums,
-                wsums,
-                counts,
-                update_centers,
-                c_max_sq,
-                eps,
-                delta_scale,
-                todo,
-                n_todo,
-                b,
-            )
-        else:
-            changed = _bounded_rows_gemm(
-                X,
-                mean,
-                sample_weight,
-                centers_t,
-                centers_sq,
-                x_sq,
-                perm,
-                gstart,
-                upper,
-                lower,
-                labels,
-                sums,
-                wsums,
-                counts,
-                update_centers,
-                c_max_sq,
-                eps,
-                delta_scale,
-                todo,
-                n_todo,
-                b,
-            )
-        n_changed[b] = changed
+    return group_shift, group_of, c_max_sq
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
+def _yinyang_block_fused(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with the
+    fused tiles; returns the number of changed labels."""
+    (
+        X,
+        mean,
+        sample_weight,
+        centers,
+        U,
+        csq,
+        x_sq,
+        group_of,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        use_bounds,
+        update_centers,
+        retest,
+        c_max_sq,
+        eps,
+        delta_scale,
+    ) = args
+    todo = np.empty(end - start, dtype=np.int64)
+    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
+    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
+    dist = np.empty(TILE_SAMPLES)
+    n_todo = _bounds_filter(
+        X,
+        mean,
+        centers,
+        labels,
+        x_sq,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        c_max_sq,
+        eps,
+        delta_scale,
+        use_bounds,
+        retest,
+        start,
+        end,
+        todo,
+        flagged,
+        ok,
+        dist,
+    )
+    return _bounded_rows_fused(
+        X,
+        mean,
+        sample_weight,
+        U,
+        csq,
+        x_sq,
+        group_of,
+        lower.shape[1],
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        update_centers,
+        c_max_sq,
+        eps,
+        delta_scale,
+        todo,
+        n_todo,
+        b,
+    )
+
+
+@njit(cache=CACHE)
+def _yinyang_block_gemm(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with a
+    BLAS product; returns the number of changed labels."""
+    (
+        X,
+        mean,
+        sample_weight,
+        centers,
+        centers_t,
+        centers_sq,
+        x_sq,
+        perm,
+        gstart,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        use_bounds,
+        update_centers,
+        retest,
+        c_max_sq,
+        eps,
+        delta_scale,
+    ) = args
+    todo = np.empty(end - start, dtype=np.int64)
+    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
+    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
+    dist = np.empty(TILE_SAMPLES)
+    n_todo = _bounds_filter(
+        X,
+        mean,
+        centers,
+        labels,
+        x_sq,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        c_max_sq,
+        eps,
+        delta_scale,
+        use_bounds,
+        retest,
+        start,
+        end,
+        todo,
+        flagged,
+        ok,
+        dist,
+    )
+    return _bounded_rows_gemm(
+        X,
+        mean,
+        sample_weight,
+        centers_t,
+        centers_sq,
+        x_sq,
+        perm,
+        gstart,
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        update_centers,
+        c_max_sq,
+        eps,
+        delta_scale,
+        todo,
+        n_todo,
+        b,
+    )
+
+
+@njit(cache=CACHE)
 def _bounded_rows_gemm(
     X,
     mean,
@@ -885,7 +1072,7 @@ def _bounded_rows_gemm(
     return changed
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _bounded_rows_fused(
     X,
     mean,
@@ -1068,7 +1255,7 @@ def _lloyd_iter_sparse(
         n_changed[b] = changed
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _half_separation_into(centers, eps, out):
     n_clusters, n_features = centers.shape
     out[:] = np.inf
@@ -1117,7 +1304,7 @@ def _reduce_blocks(sums, wsums, centers_sum, weight_in_clusters):
                 centers_sum[j, f] += sums[b, j, f]
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _average_centers(centers_sum, weight_in_clusters, centers_new):
     """Divide the sums by the weights, as scikit-learn's ``_average_centers``.
 
@@ -1142,7 +1329,7 @@ def _average_centers(centers_sum, weight_in_clusters, centers_new):
             centers_new[j, f] = centers_sum[j, f]
 
 
-@njit(cache=CACHE, inline="always")
+@njit(cache=CACHE)
 def _center_shift(centers_old, centers_new, shift):
     """Euclidean distance between old and new centres; writes ``shift`` (float64)."""
     n_clusters, n_features = centers_old.shape
@@ -1353,9 +1540,7 @@ def _euclidean_sparse(data, indices, indptr, centers, centers_sq_norms, out):
 
 
 @njit(cache=CACHE, parallel=True)
-def _kmeanspp_trials_dense(
-    X, mean, sample_weight, candidates, closest, dist_trials, pots, improved_counts
-):
+def _kmeanspp_trials_dense(X, mean, sample_weight, candidates, closest, dist_trials, pots):
     """Squared distances to the candidate centres, capped by the current closest distance.
 
     Parameters
@@ -1372,33 +1557,49 @@ def _kmeanspp_trials_dense(
         Written: ``min(closest, ||x - candidate||^2)``, computed in float64.
     pots : ndarray of shape (n_blocks, n_trials), float64
         Written: per-block weighted potentials ``sum w * dist_trials``.
-    improved_counts : ndarray of shape (n_blocks,) or (0,), int64
-        Written unless empty: per block, the number of samples that some candidate brings
-        closer than ``closest`` (what decides whether the float32 screen pays off).
     """
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     n_trials = candidates.shape[0]
     n_blocks = _n_blocks(n_samples)
-    # ||(x - mean) - c|| as ||x - (c + mean)||: one subtraction per feature, not two
+    shifted = _shift_candidates(candidates, mean)
+    for b in prange(n_blocks):
+        start, end = _block_bounds(b, n_blocks, n_samples)
+        pot = np.zeros(n_trials)
+        for i in range(start, end):
+            for t in range(n_trials):
+                d = X.dtype.type(_sqdist_rows_shifted(X, i, shifted, t))
+                if closest[i] < d:
+                    d = closest[i]
+                dist_trials[t, i] = d
+                pot[t] += np.float64(d) * sample_weight[i]
+        for t in range(n_trials):
+            pots[b, t] = pot[t]
+
+
+@njit(cache=CACHE)
+def _shift_candidates(candidates, mean):
+    """``candidates + mean`` in float64: ``||(x - mean) - c||`` as ``||x - (c + mean)||``, one
+    subtraction per feature, not two."""
+    n_trials, n_features = candidates.shape
     shifted = np.empty((n_trials, n_features))
     for t in range(n_trials):
         for f in range(n_features):
             shifted[t, f] = np.float64(candidates[t, f]) + np.float64(mean[f])
-    if improved_counts.shape[0] == 0:
-        # (the loop without the count: the count slows it by about 15% at 16 features)
-        for b in prange(n_blocks):
-            start, end = _block_bounds(b, n_blocks, n_samples)
-            pot = np.zeros(n_trials)
-            for i in range(start, end):
-                for t in range(n_trials):
-                    d = X.dtype.type(_sqdist_rows_shifted(X, i, shifted, t))
-                    if closest[i] < d:
-                        d = closest[i]
-                    dist_trials[t, i] = d
-                    pot[t] += np.float64(d) * sample_weight[i]
-            for t in range(n_trials):
-                pots[b, t] = pot[t]
-        return
+    return shifted
+
+
+@njit(cache=CACHE, parallel=True)
+def _kmeanspp_trials_dense_counted(
+    X, mean, sample_weight, candidates, closest, dist_trials, pots, improved_counts
+):
+    """:func:`_kmeanspp_trials_dense` (the same values) that also counts, per block, the
+    samples that some candidate brings closer than ``closest``, in ``improved_counts``
+    (int64, (n_blocks,)): what decides whether the float32 screen pays off. (A separate
+    kernel: the count slows the pass by about 15% at 16 features.)"""
+    n_samples = X.shape[0]
+    n_trials = candidates.shape[0]
+    n_blocks = _n_blocks(n_samples)
+    shifted = _shift_candidates(candidates, mean)
     for b in prange(n_blocks):
         start, end = _block_bounds(b, n_blocks, n_samples)
         pot = np.zeros(n_trials)
@@ -1694,6 +1895,106 @@ def _screen_shift(X):
 
 
 @njit(cache=CACHE)
+def _kmeanspp_first(X, mean, sample_weight, first):
+    """The distances to the first centre, ``X[first] - mean``: returns ``closest``
+    (n_samples,), X's dtype, the per-block sums of ``sample_weight * closest`` (float64,
+    (n_blocks,)) and their sum in block order (the potential)."""
+    n_samples, n_features = X.shape
+    n_blocks = _n_blocks(n_samples)
+    cand = np.empty((1, n_features), dtype=X.dtype)
+    for f in range(n_features):
+        cand[0, f] = X[first, f] - mean[f]
+    first_dist = np.empty((1, n_samples), dtype=X.dtype)
+    pots = np.zeros((n_blocks, 1))
+    no_centre = np.full(n_samples, np.inf, dtype=X.dtype)
+    _kmeanspp_trials_dense(X, mean, sample_weight, cand, no_centre, first_dist, pots)
+    current_pot = 0.0
+    for b in range(n_blocks):  # block order, as ``pots.sum(axis=0)``
+        current_pot += pots[b, 0]
+    return first_dist[0], pots[:, 0].copy(), current_pot
+
+
+@njit(cache=CACHE)
+def _kmeanspp_candidates(X, mean, sample_weight, closest, block_pots, rand_vals, pot, ids, cand):
+    """Draw the candidates of one step: ``ids`` (int64, (n_trials,)) from the uniform draws
+    ``rand_vals`` scaled by the potential ``pot``, and their rows of ``X - mean`` into
+    ``cand`` (n_trials, n_features)."""
+    n_trials = ids.shape[0]
+    targets = np.empty(n_trials)
+    for t in range(n_trials):
+        targets[t] = rand_vals[t] * pot
+    _kmeanspp_searchsorted_blocks(sample_weight, closest, block_pots, targets, ids)
+    for t in range(n_trials):
+        for f in range(X.shape[1]):
+            cand[t, f] = X[ids[t], f] - mean[f]
+
+
+@njit(cache=CACHE)
+def _kmeanspp_best(pots, block_pots):
+    """The candidate of smallest potential (first one on ties, as ``np.argmin``), each summed
+    in block order; copies its per-block potentials into ``block_pots``. Returns ``(best,
+    potential)``."""
+    n_blocks, n_trials = pots.shape
+    best = 0
+    best_pot = np.inf
+    for t in range(n_trials):
+        pot = 0.0
+        for b in range(n_blocks):
+            pot += pots[b, t]
+        if t == 0 or pot < best_pot:
+            best = t
+            best_pot = pot
+    for b in range(n_blocks):
+        block_pots[b] = pots[b, best]
+    return best, best_pot
+
+
+def _kmeanspp_may_screen(n_clusters, itemsize, screen):
+    """Whether :func:`_kmeanspp_dense` may run a step through the screen with these
+    arguments (else :func:`_kmeanspp_dense_plain` gives the same centres and compiles far
+    less)."""
+    n_steps = n_clusters - 1
+    return itemsize == 8 and (screen == 2 or (screen == 1 and n_steps - 1 >= SCREEN_MIN_STEPS))
+
+
+@njit(cache=CACHE)
+def _kmeanspp_dense_plain(X, mean, sample_weight, first, rand_vals):
+    """:func:`_kmeanspp_dense` without the float32 screen (the same centres): the loop of
+    scikit-learn's ``_kmeans_plusplus`` compiled whole. Returns ``indices`` (int64,
+    (n_clusters,))."""
+    n_samples, n_features = X.shape
+    n_steps, n_trials = rand_vals.shape
+    n_blocks = _n_blocks(n_samples)
+    indices = np.empty(n_steps + 1, dtype=np.int64)
+    indices[0] = first
+    closest, block_pots, current_pot = _kmeanspp_first(X, mean, sample_weight, first)
+    pots = np.zeros((n_blocks, n_trials))
+    cand = np.empty((n_trials, n_features), dtype=X.dtype)
+    candidate_ids = np.empty(n_trials, dtype=np.int64)
+    # two distance buffers used in turn: the best candidate's row becomes ``closest`` (read
+    # by the next pass, which writes the other buffer)
+    buffers = np.empty((2, n_trials if n_steps else 0, n_samples), dtype=X.dtype)
+    for c in range(1, n_steps + 1):
+        _kmeanspp_candidates(
+            X,
+            mean,
+            sample_weight,
+            closest,
+            block_pots,
+            rand_vals[c - 1],
+            current_pot,
+            candidate_ids,
+            cand,
+        )
+        dist = buffers[c % 2]
+        _kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
+        best, current_pot = _kmeanspp_best(pots, block_pots)
+        closest = buffers[c % 2][best]
+        indices[c] = candidate_ids[best]
+    return indices
+
+
+@njit(cache=CACHE)
 def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
     """Greedy k-means++ on dense ``X - mean``, the loop of scikit-learn's
     ``_kmeans_plusplus`` compiled whole (no Python work between the parallel passes).
@@ -1728,25 +2029,11 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
     n_blocks = _n_blocks(n_samples)
     indices = np.empty(n_steps + 1, dtype=np.int64)
     indices[0] = first
-    # distances to the first centre (closest distances start at inf)
-    cand = np.empty((1, n_features), dtype=X.dtype)
-    for f in range(n_features):
-        cand[0, f] = X[first, f] - mean[f]
-    first_dist = np.empty((1, n_samples), dtype=X.dtype)
-    pots = np.zeros((n_blocks, 1))
-    no_counts = np.zeros(0, dtype=np.int64)
-    no_centre = np.full(n_samples, np.inf, dtype=X.dtype)
-    _kmeanspp_trials_dense(X, mean, sample_weight, cand, no_centre, first_dist, pots, no_counts)
-    current_pot = 0.0
-    for b in range(n_blocks):  # block order, as ``pots.sum(axis=0)``
-        current_pot += pots[b, 0]
-    # per-block sums of sample_weight * closest (the potential's terms), for the search
-    block_pots = pots[:, 0].copy()
+    # closest distances, and their per-block sums (the potential's terms) for the search
+    closest, block_pots, current_pot = _kmeanspp_first(X, mean, sample_weight, first)
     pots = np.zeros((n_blocks, n_trials))
-    closest = first_dist[0]
     cand = np.empty((n_trials, n_features), dtype=X.dtype)
     candidate_ids = np.empty(n_trials, dtype=np.int64)
-    targets = np.empty(n_trials)
     counts = np.zeros(n_blocks, dtype=np.int64)
 
     can_screen = screen > 0 and X.itemsize == 8
@@ -1787,12 +2074,17 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
                 screening = True
                 closest = closest.copy()  # updated in place from now on
                 buffers = np.empty((2, 0, 0), dtype=X.dtype)
-        for t in range(n_trials):
-            targets[t] = rand_vals[c - 1, t] * current_pot
-        _kmeanspp_searchsorted_blocks(sample_weight, closest, block_pots, targets, candidate_ids)
-        for t in range(n_trials):
-            for f in range(n_features):
-                cand[t, f] = X[candidate_ids[t], f] - mean[f]
+        _kmeanspp_candidates(
+            X,
+            mean,
+            sample_weight,
+            closest,
+            block_pots,
+            rand_vals[c - 1],
+            current_pot,
+            candidate_ids,
+            cand,
+        )
         if screening:
             # the candidates as the plain pass holds them (shifted back by the mean)
             zmax = 0.0
@@ -1817,29 +2109,19 @@ def _kmeanspp_dense(X, mean, sample_weight, first, rand_vals, screen=0):
             dist = buffers[c % 2]
             # count the samples that get closer only while the screen could still take over
             count = can_screen and (screen == 2 or n_steps - c > SCREEN_MIN_STEPS)
-            _kmeanspp_trials_dense(
-                X, mean, sample_weight, cand, closest, dist, pots, counts if count else no_counts
-            )
-            if not count:
+            if count:
+                _kmeanspp_trials_dense_counted(
+                    X, mean, sample_weight, cand, closest, dist, pots, counts
+                )
+            else:
+                _kmeanspp_trials_dense(X, mean, sample_weight, cand, closest, dist, pots)
                 counts[:] = n_samples
-        # first smallest potential (np.argmin), each summed in block order
-        best = 0
-        best_pot = np.inf
-        for t in range(n_trials):
-            pot = 0.0
-            for b in range(n_blocks):
-                pot += pots[b, t]
-            if t == 0 or pot < best_pot:
-                best = t
-                best_pot = pot
-        current_pot = best_pot
+        best, current_pot = _kmeanspp_best(pots, block_pots)
         if screening:
             _kmeanspp_take_screened(closest, rows, vals, counts, best)
             n_screened += 1
         else:
             closest = buffers[c % 2][best]
-        for b in range(n_blocks):
-            block_pots[b] = pots[b, best]
         indices[c] = candidate_ids[best]
         if can_screen:
             # (the screen flags a superset of the improved samples, by the bound's slack only)
@@ -1943,7 +2225,16 @@ def _kmeanspp_searchsorted(sample_weight, closest, rand_vals, out):
     """
     n_samples = closest.shape[0]
     n_vals = rand_vals.shape[0]
-    order = np.argsort(rand_vals)
+    # the values' order, by insertion (a handful of values: far less to compile than argsort)
+    order = np.arange(n_vals)
+    for a in range(1, n_vals):
+        o = order[a]
+        v = rand_vals[o]
+        q = a
+        while q > 0 and rand_vals[order[q - 1]] > v:
+            order[q] = order[q - 1]
+            q -= 1
+        order[q] = o
     k = 0
     cum = closest.dtype.type(0.0)
     for i in range(n_samples):

@@ -373,9 +373,7 @@ def test_kmeanspp_trials(dtype, sparse):
             Xs.data, Xs.indices, Xs.indptr, norms, sw, candidates, closest, dist, pots
         )
     else:
-        K._kmeanspp_trials_dense(
-            X_raw, mean, sw, candidates, closest, dist, pots, np.zeros(0, np.int64)
-        )
+        K._kmeanspp_trials_dense(X_raw, mean, sw, candidates, closest, dist, pots)
     expected = np.minimum(
         closest[None, :], cdist(candidates.astype(np.float64), X.astype(np.float64), "sqeuclidean")
     )
