@@ -21,7 +21,6 @@ Results go to ``benchmarks/results/compile.json`` (``--out`` to change).
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _bench_meta import finish, metadata  # noqa: E402
 
 # run in the child interpreter: fit the estimators in order, time each first fit, and
 # record Numba's compile events (start/end of each dispatcher's compile of one signature)
@@ -94,7 +95,7 @@ def _top_functions(events, top):
         inner = 0.0
         # direct children: events nested in this one, not nested in another nested one
         last_end = start
-        for name2, _, s2, e2 in events[k + 1 :]:
+        for _, _, s2, e2 in events[k + 1 :]:
             if s2 >= end:
                 break
             if s2 >= last_end and e2 <= end:
@@ -116,22 +117,6 @@ def _top_functions(events, top):
     return rows[:top], len(events)
 
 
-def _git_commit():
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):  # pragma: no cover
-        return None
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="float64 only")
@@ -144,24 +129,15 @@ def main(argv=None):
     estimators = args.estimators.split(",")
 
     import numba
-    import numpy as np
-    import sklearn
 
-    results = {
-        "benchmark": "compile",
-        "git_commit": _git_commit(),
-        "quick": args.quick,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "sklearn": sklearn.__version__,
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "load_average_at_start": os.getloadavg(),
-        "data": "3000 x 8, four offset blobs",
-        "runs": [],
-    }
+    results = metadata("compile", args.quick)
+    results.update(
+        {
+            "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
+            "data": "3000 x 8, four offset blobs",
+            "runs": [],
+        }
+    )
     for dtype in dtypes:
         with tempfile.TemporaryDirectory(prefix="sklearn_deep_compile_") as cache:
             start = time.perf_counter()
@@ -181,7 +157,7 @@ def main(argv=None):
             "warm_import_s": round(warm["import_s"], 3),
             "signatures_compiled": n_compiled,
             "top_compiled": top,
-        "events": cold["events"] if os.environ.get("BENCH_COMPILE_EVENTS") else None,
+            "events": cold["events"] if os.environ.get("BENCH_COMPILE_EVENTS") else None,
         }
         results["runs"].append(run)
         print(
@@ -194,10 +170,7 @@ def main(argv=None):
                 f"    {row['exclusive_s']:7.2f} s excl {row['inclusive_s']:7.2f} s incl "
                 f"x{row['signatures']}  {row['function']}"
             )
-    results["load_average_at_end"] = os.getloadavg()
-    out = args.out or REPO / "benchmarks" / "results" / "compile.json"
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+    finish(results, args.out or REPO / "benchmarks" / "results" / "compile.json")
 
 
 if __name__ == "__main__":

@@ -31,32 +31,28 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._numba_config import effective_n_threads, numba_threads
+from .._kernel_blocks import n_blocks
+from .._numba_config import (
+    effective_n_threads,
+    numba_threads,
+    report_compilation,
+    threads_for_work,
+)
 from . import _kmeans_kernels as _k
 
 ###############################################################################
 # helpers shared by the estimator and the public functions
 
 
-def _n_blocks(n_samples):
-    """Python twin of the kernels' block count (for buffer shapes)."""
-    n_chunks = -(-n_samples // _k.CHUNK_SIZE)
-    return max(min(n_chunks, _k.MAX_BLOCKS), 1)
-
-
-# below this much work per pass (n_samples * n_clusters * n_features) kernels run on one
-# thread: waking a thread pool costs more than it saves (and much more on a busy machine)
-_PARALLEL_MIN_WORK = 1 << 18
-
-
 @contextmanager
 def _threads_for(n_samples, n_clusters, n_features):
     """Thread settings for the kernels: BLAS on one thread (the kernels call it inside
-    their own parallel loop, as scikit-learn does) and Numba on one thread for small
-    problems (results are identical whatever the thread count)."""
-    small = n_samples * max(n_clusters, 1) * max(n_features, 4) < _PARALLEL_MIN_WORK
+    their own parallel loop, as scikit-learn does) and Numba's thread policy of
+    :func:`~sklearn_deep._numba_config.threads_for_work` (results are identical whatever the
+    thread count)."""
+    work = n_samples * max(n_clusters, 1) * max(n_features, 4)
     with _get_threadpool_controller().limit(limits=1, user_api="blas"):
-        with numba_threads(1 if small else None):
+        with numba_threads(threads_for_work(work)):
             yield
 
 
@@ -135,9 +131,9 @@ def _sums_row_after_row(X):
     return X.shape[1] >= 2 and X.shape[0] > 0 and X.flags.c_contiguous
 
 
-def _column_mean(X):
-    """``X.mean(axis=0)`` of dense X, bit for bit (a kernel without NumPy's per-row
-    overhead where it can)."""
+def _x_mean(X):
+    """``X.mean(axis=0)`` of dense X, bit for bit (the kernel :func:`_column_mean` without
+    NumPy's per-row overhead where it can)."""
     return _k._column_mean(X) if _sums_row_after_row(X) else X.mean(axis=0)
 
 
@@ -192,7 +188,7 @@ def _labels_inertia(X, sample_weight, centers, n_threads=1, return_inertia=True)
     labels = np.full(n_samples, -1, dtype=np.int32)
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
     n_clusters, n_features = centers.shape
-    nb = _n_blocks(n_samples)
+    nb = n_blocks(n_samples)
     dummy_sums = np.empty((nb, 0, 0))
     dummy_w = np.empty((nb, 0))
     dummy_counts = np.empty((nb, 0), dtype=np.int64)
@@ -252,6 +248,10 @@ def _mean_or_zeros(x_mean, X):
     return x_mean
 
 
+# rows of X per chunk when the distances to the assigned centres are computed in NumPy
+_RELOCATE_CHUNK = 4096
+
+
 def _relocate_empty_clusters(
     X, sample_weight, centers_old, centers_sum, weight_in_clusters, labels, x_mean=None
 ):
@@ -271,10 +271,13 @@ def _relocate_empty_clusters(
         )
     else:
         x_mean = _mean_or_zeros(x_mean, X)
-        diff = X - x_mean
-        diff -= centers_old[labels]
-        distances = (diff**2).sum(axis=1)
-        del diff
+        # in chunks of rows (the same values as on the whole of X, without a copy of it)
+        distances = np.empty(X.shape[0], dtype=X.dtype)
+        for start in range(0, X.shape[0], _RELOCATE_CHUNK):
+            rows = slice(start, start + _RELOCATE_CHUNK)
+            diff = X[rows] - x_mean
+            diff -= centers_old[labels[rows]]
+            distances[rows] = (diff**2).sum(axis=1)
     if np.max(distances) == 0:
         return
     far_from_centers = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
@@ -392,7 +395,7 @@ def _weighted_choice(random_state, sample_weight):
     total = sample_weight.sum()
     if not _k._weighted_choice_ok(sample_weight, total):
         return random_state.choice(sample_weight.shape[0], p=sample_weight / total)
-    return int(_k._weighted_choice(sample_weight, total, random_state.random_sample()))
+    return int(_k._weighted_choice_draw(sample_weight, total, random_state.random_sample()))
 
 
 def _kmeans_plusplus(
@@ -474,7 +477,7 @@ def _kmeans_plusplus(
     def trials(cand, closest, dist, pots):
         _k._kmeanspp_trials_sparse(*_csr_parts(X), norms, sample_weight, cand, closest, dist, pots)
 
-    nb = _n_blocks(n_samples)
+    nb = n_blocks(n_samples)
 
     centers[0] = X_orig[[center_id]].toarray()
     indices[0] = center_id
@@ -546,7 +549,7 @@ def _kmeans_single(
     if not is_sparse:
         x_mean = _mean_or_zeros(x_mean, X)
     labels = np.full(n_samples, -1, dtype=np.int32)
-    nb = _n_blocks(n_samples)
+    nb = n_blocks(n_samples)
     # running per-block sums (dense kernels update them for the samples that change label)
     sums = np.zeros((nb, n_clusters, n_features))
     wsums = np.zeros((nb, n_clusters))
@@ -872,9 +875,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     @staticmethod
     def _prepare_input(X):
-        """Sorted CSR indices; writeable arrays (see :func:`_writeable`)."""
-        if sp.issparse(X) and not X.has_sorted_indices:
-            X = X.sorted_indices()
+        """CSR in canonical format (sorted indices, duplicate entries summed: the kernels'
+        squared norms and products need one entry per position); writeable arrays (see
+        :func:`_writeable`)."""
+        if sp.issparse(X) and not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()  # (sorts the indices too)
         return _writeable(X)
 
     def _init_centroids(
@@ -1008,19 +1014,21 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 "non-negative. Pass non-negative sample_weight."
             )
 
-        if not sp.issparse(X):
-            # the data are clustered centred (as scikit-learn does, for accuracy), as
-            # X - X_mean computed on the fly
-            X_mean = _column_mean(X)
-            if init_is_array_like:
-                init -= X_mean
-            x_squared_norms = None  # dense kernels compute differences directly
-        else:
-            X_mean = None
-            x_squared_norms = row_norms(X, squared=True)
+        # (with verbose: whether Numba compiles kernels for this fit, and where they go)
+        with report_compilation(self.verbose, type(self).__name__):
+            if not sp.issparse(X):
+                # the data are clustered centred (as scikit-learn does, for accuracy), as
+                # X - X_mean computed on the fly
+                X_mean = _x_mean(X)
+                if init_is_array_like:
+                    init -= X_mean
+                x_squared_norms = None  # dense kernels compute differences directly
+            else:
+                X_mean = None
+                x_squared_norms = row_norms(X, squared=True)
 
-        with _threads_for(X.shape[0], self.n_clusters, X.shape[1]):
-            best = self._fit_runs(X, sample_weight, init, x_squared_norms, random_state, X_mean)
+            with _threads_for(X.shape[0], self.n_clusters, X.shape[1]):
+                best = self._fit_runs(X, sample_weight, init, x_squared_norms, random_state, X_mean)
         best_labels, best_centers, best_inertia, best_n_iter = best
 
         if not sp.issparse(X):

@@ -7,12 +7,12 @@ from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import cdist
 
+from sklearn_deep._kernel_blocks import n_blocks as _n_blocks
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
 from sklearn_deep.cluster._kmeans import (
     _center_groups,
     _gemm_delta_scale,
-    _n_blocks,
     _relocate_empty_clusters,
     _sq_norms,
 )

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
+from sklearn_deep._kernel_blocks import n_blocks as _n_blocks
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
 from sklearn_deep.cluster import kmeans_plusplus
-from sklearn_deep.cluster._kmeans import _n_blocks
 
 
 def _plain_pass(X, mean, sw, cands, closest):
