@@ -29,16 +29,21 @@ def git_commit():
 
 
 def metadata(benchmark, quick):
-    """The common keys: ``benchmark``, ``quick``, ``git_commit``, ``date_utc``, ``versions``,
-    ``machine`` (with ``load_average_at_start``) and ``numba_threads``."""
+    """The common keys: ``benchmark``, ``quick``, ``git_commit``, ``sklearn_deep`` (where the
+    package timed was imported from), ``date_utc``, ``versions``, ``machine`` (with
+    ``load_average_at_start``) and ``numba_threads``."""
     import numba
     import numpy as np
     import sklearn
+
+    import sklearn_deep
 
     return {
         "benchmark": benchmark,
         "quick": bool(quick),
         "git_commit": git_commit(),
+        # (the package timed: the installed one unless PYTHONPATH puts a checkout first)
+        "sklearn_deep": str(Path(sklearn_deep.__file__).parent),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "python": platform.python_version(),

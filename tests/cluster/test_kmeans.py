@@ -21,7 +21,7 @@ from sklearn.utils.extmath import row_norms
 
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import KMeans, k_means, kmeans_plusplus
-from sklearn_deep.cluster._kmeans import _is_same_clustering, _labels_inertia
+from sklearn_deep.cluster._kmeans_core import _is_same_clustering, _labels_inertia
 
 # non centered, sparse centers to check the
 centers = np.array(
@@ -780,7 +780,7 @@ def test_f32_input_stays_f32():
 @pytest.mark.parametrize("k", [3, 17, 40, 70])
 def test_bounded_run_equals_plain_lloyd(dtype, k):
     # the Yinyang-accelerated run and the plain Lloyd run agree exactly
-    from sklearn_deep.cluster._kmeans import _kmeans_single
+    from sklearn_deep.cluster._kmeans_core import _kmeans_single
 
     rng = np.random.RandomState(k)
     Xd = rng.randn(3000, 6).astype(dtype) * rng.uniform(0.5, 3, size=6).astype(dtype)

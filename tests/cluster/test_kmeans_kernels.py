@@ -10,7 +10,7 @@ from scipy.spatial.distance import cdist
 from sklearn_deep._kernel_blocks import n_blocks as _n_blocks
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
-from sklearn_deep.cluster._kmeans import (
+from sklearn_deep.cluster._kmeans_core import (
     _center_groups,
     _gemm_delta_scale,
     _relocate_empty_clusters,
@@ -512,7 +512,7 @@ def test_column_mean_and_var_equal_numpy_bit_for_bit(dtype, shape):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_weighted_choice_is_numpy_choice(dtype):
     # the first k-means++ centre: RandomState.choice's index and random-number use, exactly
-    from sklearn_deep.cluster._kmeans import _weighted_choice
+    from sklearn_deep.cluster._kmeans_core import _weighted_choice
 
     rng = np.random.RandomState(0)
     for _ in range(400):
