@@ -1,4 +1,6 @@
-"""Building blocks shared by the Numba kernels: sample blocks and the parallel loop over them.
+"""Building blocks shared by the Numba kernels: sample blocks and the parallel loop over them,
+register tiles (4 x 4 products over samples transposed into tiles), padding and the fast-math
+switches.
 
 Sample blocks
 -------------
@@ -16,10 +18,9 @@ linked and optimised again, once more for the wrapper that runs it on the thread
 once more for the function itself. :func:`for_each_block` is a parallel loop that holds
 nothing but a call, through a function pointer, to a separately compiled, serial *block
 kernel*: the block kernel is compiled (or loaded from the cache) once, and the loop links
-none of its code. Measured on a 2-core machine: compiling the parallel loop around the
-bounded k-means pass took 3.0 s with the block kernel linked in and 0.5 s through the
-pointer. A block kernel is called once per block (at most ``MAX_BLOCKS`` calls per pass),
-so the indirect call costs nothing measurable.
+none of its code (the docs' benchmarks page has the figures). A block kernel is called once
+per block (at most ``MAX_BLOCKS`` calls per pass), so the indirect call costs nothing
+measurable.
 """
 
 import numba
@@ -60,15 +61,18 @@ def _block_bounds(b, n_blocks, n_samples):
     return b * n_samples // n_blocks, (b + 1) * n_samples // n_blocks
 
 
-class _BlockKernel(types.WrapperAddressProtocol):
+class _BlockKernel:
     """A compiled block kernel for one type of its arguments, passed to a compiled function
-    by address (Numba's first-class function protocol)."""
+    by address (Numba's first-class function protocol: ``__wrapper_address__`` and
+    ``signature``). Its Numba type is stored (``_numba_type_``): typing the protocol object
+    afresh at every call costs more than a small pass."""
 
     def __init__(self, kernel, argtypes):
         kernel.compile(argtypes)  # (from the on-disk cache when it holds it)
         cres = kernel.overloads[argtypes]
         self._signature = cres.signature
         self._address = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
+        self._numba_type_ = types.FunctionType(cres.signature)
 
     def __wrapper_address__(self):
         return self._address
@@ -80,17 +84,26 @@ class _BlockKernel(types.WrapperAddressProtocol):
 _KERNELS = {}
 
 
+def _arg_key(a):
+    # what decides Numba's type of a kernel argument, cheaply (numba.typeof of a tuple goes
+    # through Python and costs far more than a small pass)
+    if isinstance(a, np.ndarray):
+        return (a.dtype.num, a.ndim, a.flags.c_contiguous, a.flags.writeable, a.flags.aligned)
+    return type(a)
+
+
 def _block_kernel(kernel, args):
-    argtypes = (numba.typeof(args), types.int64, types.int64, types.int64)
-    key = (kernel, argtypes)
+    key = (kernel, *map(_arg_key, args))
     compiled = _KERNELS.get(key)
     if compiled is None:
+        argtypes = (numba.typeof(args), types.int64, types.int64, types.int64)
         compiled = _KERNELS[key] = _BlockKernel(kernel, argtypes)
     return compiled
 
 
 @njit(cache=CACHE, parallel=True)
-def _for_each_block(kernel, args, n_samples, out):
+def _for_each_block(kernel, n_samples, out, *args):
+    # (the arguments come one by one, which Numba types quickly at the call, not as a tuple)
     n_blocks = _n_blocks(n_samples)
     for b in prange(n_blocks):
         bi = np.int64(b)  # (the loop index is unsigned inside the parallel loop's body)
@@ -113,7 +126,7 @@ def for_each_block(kernel, args, n_samples, out):
     out : ndarray of shape (n_blocks(n_samples),)
         Written: the kernel's return value for each block.
     """
-    _for_each_block(_block_kernel(kernel, args), args, n_samples, out)
+    _for_each_block(_block_kernel(kernel, args), n_samples, out, *args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,12 +135,16 @@ TILE_SAMPLES = 128
 # row length of the transposed sample tiles: not a multiple of 4 KiB / 8, so that the rows
 # written by a transposition do not all fall into the same cache sets
 TILE_STRIDE = TILE_SAMPLES + 16
-# fast-math flag of the plain product accumulations: fused multiply-adds only
+# fast-math switches, only ever on plain accumulations (never where -inf, log-sum-exp,
+# Cholesky or convergence tests live): products with fused multiply-adds only, and sums
+# that may also be reassociated (e.g. vectorised over their terms)
 _PRODUCT_FASTMATH = {"contract"}
+_ACCUM_FASTMATH = {"reassoc", "contract", "nsz"}
 
 
 @njit(cache=CACHE, inline="always")
 def _pad4(n):
+    """``n`` rounded up to a multiple of 4 (the register tiles' padding)."""
     return (n + 3) // 4 * 4
 
 
