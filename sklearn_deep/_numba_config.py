@@ -54,6 +54,12 @@ def threads_for_work(work, n_threads=None):
     return 1 if work < PARALLEL_MIN_WORK else effective_n_threads(n_threads)
 
 
+def threads_for(work):
+    """Context: :func:`numba_threads` set by :func:`threads_for_work` for a pass of ``work``
+    multiply-adds (one thread for small passes; results never depend on it)."""
+    return numba_threads(threads_for_work(work))
+
+
 def cache_location(dispatcher):
     """Directory of ``dispatcher``'s on-disk cache, or None when caching is off."""
     impl = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)

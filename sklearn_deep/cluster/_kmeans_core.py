@@ -13,10 +13,7 @@ from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from .._kernel_blocks import n_blocks
-from .._numba_config import (
-    numba_threads,
-    threads_for_work,
-)
+from .._numba_config import threads_for
 from . import _kmeans_kernels as _k
 
 ###############################################################################
@@ -31,7 +28,7 @@ def _threads_for(n_samples, n_clusters, n_features):
     thread count)."""
     work = n_samples * max(n_clusters, 1) * max(n_features, 4)
     with _get_threadpool_controller().limit(limits=1, user_api="blas"):
-        with numba_threads(threads_for_work(work)):
+        with threads_for(work):
             yield
 
 

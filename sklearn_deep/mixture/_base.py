@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._numba_config import report_compilation
 from ..cluster import KMeans, kmeans_plusplus
 
 
@@ -230,6 +231,11 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
+        with report_compilation(self.verbose, type(self).__name__):
+            return self._fit_predict(X)
+
+    def _fit_predict(self, X):
+        """The body of :meth:`fit_predict` (inside the compile report of ``verbose``)."""
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         if X.shape[0] < self.n_components:
             raise ValueError(

@@ -7,8 +7,9 @@ terms as per-component log-weights).
 
 import numpy as np
 
+from .._numba_config import threads_for
 from . import _gaussian_mixture_kernels as _k
-from ._gaussian_mstep import _BLOCK, _chunking, _ShiftedMoments, _threads_for
+from ._gaussian_mstep import _BLOCK, _chunking, _ShiftedMoments
 
 # What ``_estimate_log_prob_norm`` returns besides ``log_prob_norm``: kernel modes.
 _MODES = {
@@ -103,7 +104,7 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode, log_weight
     else:
         out = np.empty((n_samples, n_components), dtype=dtype)
     work = n_samples * n_components * (n_features * (n_features + 1) // 2 + 4)
-    with _threads_for(work):
+    with threads_for(work):
         if covariance_type in ("full", "tied"):
             # tied: the full kernel with the shared factor repeated for every component
             factors = precisions_chol
@@ -216,7 +217,7 @@ def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar, prior
     sx_part = np.empty((n_chunks, n_components, n_features))
     scatter_part = np.empty((n_chunks, n_components, n_features, n_features))
     work = n_samples * n_components * (n_features * (n_features + 1) + 8)
-    with _threads_for(work):
+    with threads_for(work):
         _k._em_pass_full(
             X,
             means,

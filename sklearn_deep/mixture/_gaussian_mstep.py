@@ -6,12 +6,10 @@ do not depend on the thread count. :class:`_ShiftedMoments` holds the sums of th
 E-step pass (full covariances) and moves them to the new means.
 """
 
-from contextlib import nullcontext
-
 import numpy as np
 from scipy import linalg
 
-from .._numba_config import numba_threads
+from .._numba_config import threads_for
 from . import _gaussian_mixture_kernels as _k
 
 # Samples per E-step block and per M-step sub-block (cache locality only).
@@ -24,14 +22,6 @@ _MAX_PARTIAL_BYTES = 32 << 20
 # the plain way when a mean moved farther than this (squared, in units of the new
 # variance of the feature): about 1e-13 (float64) or 2e-6 (float32) at most.
 _MAX_SHIFT_SQUARED = {np.float64: 1e3, np.float32: 25.0}
-# Below this many multiply-adds a kernel runs on the calling thread: waking a thread pool
-# costs more than the work (and far more on a busy machine). Results are the same.
-_MIN_PARALLEL_WORK = 1 << 20
-
-
-def _threads_for(work):
-    """Context: one Numba thread for small kernels, the user's setting otherwise."""
-    return numba_threads(1) if work < _MIN_PARALLEL_WORK else nullcontext()
 
 
 def _chunking(n_samples, n_components, n_features):
@@ -70,7 +60,7 @@ def _moments(X, resp, second):
     nk_part = np.empty((n_chunks, k))
     sx_part = np.empty((n_chunks, k, d))
     sxx_part = np.empty((n_chunks, k, d) if second else (1, 1, 1))
-    with _threads_for(n * k * d * (2 if second else 1)):
+    with threads_for(n * k * d * (2 if second else 1)):
         _k._mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part)
     sxx = sxx_part.sum(axis=0) if second else None
     return nk_part.sum(axis=0), sx_part.sum(axis=0), sxx
@@ -82,7 +72,7 @@ def _scatter_full(X, resp, means):
     k = resp.shape[1]
     chunk, n_chunks = _chunking(n, k, d)
     part = np.empty((n_chunks, k, d, d))
-    with _threads_for(n * k * d * (d + 3) // 2):
+    with threads_for(n * k * d * (d + 3) // 2):
         _k._mstep_scatter_full(X, resp, means, chunk, min(_BLOCK, chunk), part)
     return part.sum(axis=0)
 

@@ -279,8 +279,14 @@ class TransformerClassifier(BaseSequenceClassifier):
                 f"{-(-int(sample_shape[0]) // self._patch_size(sample_shape))} tokens need "
                 f"about {need / 1024**3:.1f} GB for the self-attention maps of a batch of "
                 f"{batch}, more than half of this machine's available memory "
-                f"({2 * limit / 1024**3:.1f} GB). Read the series in patches "
-                "(patch_size='auto' or a larger patch_size), or use a smaller batch_size."
+                f"({2 * limit / 1024**3:.1f} GB). "
+                + (
+                    "Keep fewer tokens per sequence (e.g. TextToSequence(max_len=256)), or "
+                    "use a smaller batch_size."
+                    if self._input_kind == "tokens"
+                    else "Read the series in patches (patch_size='auto' or a larger "
+                    "patch_size), or use a smaller batch_size."
+                )
             )
 
     def _predict_batch_size(self, sample_shape):
