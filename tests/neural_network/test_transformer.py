@@ -127,7 +127,7 @@ def test_attention_weights_any_token_length_but_same_channels():
     assert reg.attention_weights(series[:, :7]).shape[-1] == 7
     with pytest.raises(ValueError, match="channels must match"):
         reg.attention_weights(series[:, :, :1])
-    with pytest.raises(ValueError, match="expecting 20 features"):  # 2-D: a table
+    with pytest.raises(ValueError, match="expecting 10 features"):  # 2-D: a table (T=10)
         reg.attention_weights(series[:, :7].reshape(30, -1))
 
 
