@@ -12,13 +12,19 @@ oneDAL (``daal4py.em_gmm``) is an optional second peer, run in a subprocess of a
 interpreter (``--onedal-python``, e.g. a throwaway venv with scikit-learn-intelex) on the
 same data and initial parameters, saved to a temporary ``.npz``.
 
+BayesianGaussianMixture (variational EM, Dirichlet-process prior, the default) is timed
+the same way at (50k, 8, 8) and (200k, 16, 16), full covariances: ``init_params=
+'random_from_data'``, the same ``random_state`` for both, ``max_iter=20, tol=0``; time per
+variational EM iteration (fit time / 20) and the relative difference of the final ELBO.
+
 Run by hand (never in CI)::
 
     python benchmarks/bench_gmm.py                  # n = 50k, 200k, 20k
     python benchmarks/bench_gmm.py --quick          # n / 10 (>= 20 d k), one repeat
+    python benchmarks/bench_gmm.py --models bgm     # BayesianGaussianMixture only
     python benchmarks/bench_gmm.py --onedal-python /tmp/dalvenv/bin/python
 
-Results go to ``benchmarks/results/gmm[_quick].json``.
+Results go to ``benchmarks/results/gmm[_quick].json`` (or ``--out``), with the git commit.
 """
 
 import argparse
@@ -35,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 CASES = [(50_000, 8, 8), (200_000, 16, 16), (20_000, 64, 8)]
+BGM_CASES = [(50_000, 8, 8), (200_000, 16, 16)]
 DTYPES = [np.float64, np.float32]
 MAX_ITER = 20
 
@@ -120,6 +127,81 @@ def run_onedal(python, X, init, n_threads, repeats, reg_covar):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def git_commit():
+    """The commit of this checkout (``+dirty`` with uncommitted changes), or None."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def bench_bgm(cases, scale, repeats):
+    """Variational EM: ms per iteration, ours vs scikit-learn, from the same start."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
+
+    from sklearn_deep.mixture import BayesianGaussianMixture
+
+    rows = []
+    for n_samples, n_features, n_components in cases:
+        n_samples = max(n_samples // scale, 20 * n_features * n_components)
+        for dtype in DTYPES:
+            X, _ = make_problem(n_samples, n_features, n_components, dtype)
+            params = dict(
+                n_components=n_components,
+                covariance_type="full",
+                tol=0,
+                max_iter=MAX_ITER,
+                init_params="random_from_data",
+                random_state=0,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                BayesianGaussianMixture(**{**params, "max_iter": 2}).fit(X)  # warm the JIT
+                t_ours, ours = best_time(
+                    lambda p=params, X=X: BayesianGaussianMixture(**p).fit(X), repeats
+                )
+                t_sk, theirs = best_time(
+                    lambda p=params, X=X: SkBayesianGaussianMixture(**p).fit(X),
+                    max(1, repeats - 1),
+                )
+            lb_sk = float(np.ravel(theirs.lower_bound_)[0])
+            row = {
+                "model": "BayesianGaussianMixture",
+                "n_samples": n_samples,
+                "n_features": n_features,
+                "n_components": n_components,
+                "dtype": np.dtype(dtype).name,
+                "ours_ms_per_iter": 1e3 * t_ours / MAX_ITER,
+                "sklearn_ms_per_iter": 1e3 * t_sk / MAX_ITER,
+                "speedup_vs_sklearn": t_sk / t_ours,
+                "lower_bound_ours": float(ours.lower_bound_),
+                "lower_bound_sklearn": lb_sk,
+                "lower_bound_rel_diff": abs(float(ours.lower_bound_) - lb_sk) / abs(lb_sk),
+                "means_max_abs_diff": float(np.max(np.abs(ours.means_ - theirs.means_))),
+            }
+            rows.append(row)
+            print(
+                f"BGM n={n_samples:>7} d={n_features:>2} k={n_components:>2} "
+                f"{row['dtype']:>7}: ours {row['ours_ms_per_iter']:8.2f} ms/iter, "
+                f"sklearn {row['sklearn_ms_per_iter']:8.2f} ms/iter "
+                f"(x{row['speedup_vs_sklearn']:.1f}); "
+                f"ELBO rel diff {row['lower_bound_rel_diff']:.1e}",
+                flush=True,
+            )
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n / 10, one repeat")
@@ -135,8 +217,15 @@ def main(argv=None):
         default=None,
         help="interpreter with daal4py (default: /tmp/dalvenv/bin/python if any)",
     )
+    parser.add_argument(
+        "--models",
+        choices=["gmm", "bgm", "both"],
+        default="both",
+        help="GaussianMixture (EM), BayesianGaussianMixture (variational EM) or both",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    commit = git_commit()  # the code that runs (taken before the long timings)
 
     import numba
     import sklearn
@@ -161,7 +250,7 @@ def main(argv=None):
             {k: info[k] for k in ("internal_api", "version", "num_threads")}
             for info in threadpool_info()
         ]
-        for n_samples, n_features, n_components in CASES:
+        for n_samples, n_features, n_components in CASES if args.models != "bgm" else []:
             # enough samples per component for well-conditioned float32 covariances
             n_samples = max(n_samples // scale, 20 * n_features * n_components)
             for dtype in DTYPES:
@@ -232,8 +321,14 @@ def main(argv=None):
                     flush=True,
                 )
 
+        bgm_results = bench_bgm(BGM_CASES, scale, repeats) if args.models != "gmm" else []
+
     report = {
-        "benchmark": "GaussianMixture EM, covariance_type='full', max_iter=20, tol=0",
+        "benchmark": (
+            "GaussianMixture EM and BayesianGaussianMixture variational EM, "
+            "covariance_type='full', max_iter=20, tol=0"
+        ),
+        "git_commit": commit,
         "quick": args.quick,
         "repeats": repeats,
         "numba_threads": n_threads,
@@ -256,6 +351,7 @@ def main(argv=None):
             for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_NUM_THREADS")
         },
         "results": results,
+        "bgm_results": bgm_results,
     }
     out = args.out or Path(__file__).parent / "results" / (
         "gmm_quick.json" if args.quick else "gmm.json"

@@ -13,19 +13,20 @@ Run by hand (never in CI)::
     python benchmarks/bench_kmeans.py --quick    # n / 10, fewer repeats
     python benchmarks/bench_kmeans.py --cases 0 2 --dtypes float32   # a subset
 
-Results go to ``benchmarks/results/kmeans[_quick].json``.
+Results go to ``benchmarks/results/kmeans.json`` (``--out`` to change).
 """
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _bench_meta import finish, metadata  # noqa: E402
 
 CASES = [(100_000, 16, 16), (1_000_000, 16, 32), (200_000, 64, 256)]
 DTYPES = [np.float64, np.float32]
@@ -163,7 +164,6 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="n / 10 and fewer repeats")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--tag", default="", help="suffix of the results file name")
     parser.add_argument(
         "--cases",
         type=int,
@@ -179,46 +179,35 @@ def main(argv=None):
     dtypes = [np.dtype(t).type for t in args.dtypes] if args.dtypes else DTYPES
 
     import numba
-    import sklearn
     from threadpoolctl import threadpool_info
 
     repeats = args.repeats or (2 if args.quick else 3)
     scale = 10 if args.quick else 1
-    results = {
-        "benchmark": "kmeans",
-        "quick": args.quick,
-        "settings": {"n_init": 1, "max_iter": 20, "tol": 0, "init": "k-means++ (seed 0)"},
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
-        "threads": {
-            "numba": numba.get_num_threads(),
-            "numba_layer": None,
-            "threadpoolctl": [
-                {k: i.get(k) for k in ("user_api", "internal_api", "num_threads")}
-                for i in threadpool_info()
-            ],
-        },
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_at_start": os.getloadavg(),
-        },
-        "env": {
-            k: os.environ.get(k)
-            for k in (
-                "OMP_WAIT_POLICY",
-                "OMP_NUM_THREADS",
-                "NUMBA_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS",
-            )
-        },
-        "repeats": repeats,
-        "cases": [],
-    }
+    results = metadata("kmeans", args.quick)
+    results.update(
+        {
+            "settings": {"n_init": 1, "max_iter": 20, "tol": 0, "init": "k-means++ (seed 0)"},
+            "threads": {
+                "numba": numba.get_num_threads(),
+                "numba_layer": None,
+                "threadpoolctl": [
+                    {k: i.get(k) for k in ("user_api", "internal_api", "num_threads")}
+                    for i in threadpool_info()
+                ],
+            },
+            "env": {
+                k: os.environ.get(k)
+                for k in (
+                    "OMP_WAIT_POLICY",
+                    "OMP_NUM_THREADS",
+                    "NUMBA_NUM_THREADS",
+                    "OPENBLAS_NUM_THREADS",
+                )
+            },
+            "repeats": repeats,
+            "cases": [],
+        }
+    )
     results["first_call"] = first_call_latency()
     print(f"first call (fresh process, warm cache): {results['first_call']}")
     header = (
@@ -247,12 +236,8 @@ def main(argv=None):
         results["threads"]["numba_layer"] = numba.threading_layer()
     except ValueError:  # pragma: no cover
         pass
-    results["load_average_at_end"] = os.getloadavg()
-    name = "kmeans" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
-    out = args.out or Path(__file__).parent / "results" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"written {out}")
+    out = args.out or Path(__file__).parent / "results" / "kmeans.json"
+    finish(results, out)
 
 
 if __name__ == "__main__":

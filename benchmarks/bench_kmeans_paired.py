@@ -9,14 +9,13 @@ per-repeat ratio (scikit-learn's fastest / ours). Same data, initial centres and
 Run by hand (never in CI)::
 
     python benchmarks/bench_kmeans_paired.py --cases 0 2 --dtypes float64 --repeats 21
+    python benchmarks/bench_kmeans_paired.py --quick        # n / 10, 7 repeats
 
-Results go to ``benchmarks/results/kmeans_paired[_TAG].json``.
+Results go to ``benchmarks/results/kmeans_paired.json`` (``--out`` to change).
 """
 
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _bench_meta import finish, metadata  # noqa: E402
 from bench_kmeans import CASES, make_data  # noqa: E402
 
 
@@ -86,46 +86,37 @@ def paired_case(n, d, k, dtype, repeats, seed=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--tag", default="", help="suffix of the results file name")
+    parser.add_argument("--quick", action="store_true", help="n / 10 and 7 repeats")
+    parser.add_argument("--repeats", type=int, default=None, help="default: 15 (7 with --quick)")
+    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--cases", type=int, nargs="+", default=None, help=f"indices into {CASES}")
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     args = parser.parse_args(argv)
     cases = [CASES[i] for i in args.cases] if args.cases is not None else CASES
+    repeats = args.repeats or (7 if args.quick else 15)
+    scale = 10 if args.quick else 1
 
-    import numba
-    import sklearn
-
-    results = {
-        "benchmark": "kmeans_paired",
-        "repeats": args.repeats,
-        "versions": {
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
-        "numba_threads": numba.get_num_threads(),
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-        "load_average_at_start": os.getloadavg(),
-        "cases": [],
-    }
+    results = metadata("kmeans_paired", args.quick)
+    results.update(
+        {
+            "repeats": repeats,
+            "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+            "cases": [],
+        }
+    )
     print(f"{'n':>9} {'d':>3} {'k':>4} {'dtype':>7} | {'fit x (IQR)':>20} | {'k++ x (IQR)':>20}")
     for n, d, k in cases:
         for dtype in args.dtypes:
-            row = paired_case(n, d, k, np.dtype(dtype).type, args.repeats)
+            row = paired_case(n // scale, d, k, np.dtype(dtype).type, repeats)
             results["cases"].append(row)
             fq, kq = row["fit_ratio_quartiles"], row["kmeans_plusplus_ratio_quartiles"]
             print(
-                f"{n:>9} {d:>3} {k:>4} {dtype:>7} | "
+                f"{n // scale:>9} {d:>3} {k:>4} {dtype:>7} | "
                 f"{row['fit_ratio_median']:5.2f} ({fq[0]:.2f}-{fq[1]:.2f})       | "
-                f"{row['kmeans_plusplus_ratio_median']:5.2f} ({kq[0]:.2f}-{kq[1]:.2f})"
+                f"{row['kmeans_plusplus_ratio_median']:5.2f} ({kq[0]:.2f}-{kq[1]:.2f})",
+                flush=True,
             )
-    results["load_average_at_end"] = os.getloadavg()
-    name = f"kmeans_paired{'_' + args.tag if args.tag else ''}.json"
-    out = Path(__file__).parent / "results" / name
-    out.write_text(json.dumps(results, indent=1))
-    print(f"written {out}")
+    finish(results, args.out or Path(__file__).parent / "results" / "kmeans_paired.json")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _is_arraylike_not_scalar, check_is_fitted
 
+from .._kernel_blocks import n_blocks
 from ..utils._dask import (
     _block_seeds,
     _check_dask_sample_weight,
@@ -32,8 +33,9 @@ from ..utils._dask import (
     _row_blocks,
     _task_threads,
 )
-from . import _kmeans_kernels as _k
-from ._kmeans import _n_blocks, _sq_norms, _threads_for
+from ._kmeans_common import _euclidean_dense, _finish_mstep, _inertia_dense, _reduce_blocks
+from ._kmeans_core import _sq_norms, _threads_for
+from ._kmeans_lloyd import _lloyd_iter_dense
 
 # rounds of k-means|| sampling (Spark MLlib's default initSteps is 2; 5 follows Bahmani et
 # al.'s observation that a few rounds with oversampling 2k match k-means++'s quality)
@@ -58,7 +60,7 @@ def _label_block(X, x_mean, centers, sample_weight=None, sums=False):
     n = X.shape[0]
     n_clusters, n_features = centers.shape
     labels = np.full(n, -1, dtype=np.int32)
-    nb = _n_blocks(n)  # the kernel writes n_changed[b] for every block b
+    nb = n_blocks(n)  # the kernel writes n_changed[b] for every block b
     shape = (nb, n_clusters) if sums else (nb, 0)
     block_sums = np.zeros(shape + ((n_features,) if sums else (0,)))
     wsums = np.zeros(shape)
@@ -66,7 +68,7 @@ def _label_block(X, x_mean, centers, sample_weight=None, sums=False):
     n_changed = np.zeros(nb, dtype=np.int64)
     if n:
         with _task_threads(), _threads_for(n, n_clusters, n_features):
-            _k._lloyd_iter_dense(
+            _lloyd_iter_dense(
                 X,
                 x_mean,
                 sw,
@@ -83,7 +85,7 @@ def _label_block(X, x_mean, centers, sample_weight=None, sums=False):
         return labels
     centers_sum = np.empty((n_clusters, n_features))
     weight_in_clusters = np.empty(n_clusters)
-    _k._reduce_blocks(block_sums, wsums, centers_sum, weight_in_clusters)
+    _reduce_blocks(block_sums, wsums, centers_sum, weight_in_clusters)
     return labels, centers_sum, weight_in_clusters
 
 
@@ -104,7 +106,7 @@ def _inertia_block(X, sample_weight, labels, x_mean, centers):
         return 0.0
     sw = _ones_like_rows(X, sample_weight)
     with _task_threads():
-        return float(_k._inertia_dense(X, x_mean, sw, centers, labels, -1))
+        return float(_inertia_dense(X, x_mean, sw, centers, labels, -1))
 
 
 def _final_block(X, sample_weight, x_mean, centers):
@@ -355,7 +357,7 @@ def _kmeans_single_dask(X, sample_weight, centers_init, x_mean, max_iter, tol, v
             _relocate_empty_dask(
                 X, sample_weight, labels, x_mean, centers, centers_sum, weight_in_clusters
             )
-        _k._finish_mstep(
+        _finish_mstep(
             centers_sum,
             weight_in_clusters,
             centers,
@@ -515,7 +517,7 @@ def _transform_block(X, centers):
     X = np.ascontiguousarray(X, dtype=dtype)
     out = np.empty((X.shape[0], centers.shape[0]), dtype=dtype)
     with _task_threads():
-        _k._euclidean_dense(X, np.ascontiguousarray(centers.T, dtype=dtype), out)
+        _euclidean_dense(X, np.ascontiguousarray(centers.T, dtype=dtype), out)
     return out
 
 

@@ -18,7 +18,8 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import _check_sample_weight, _is_arraylike_not_scalar, validate_data
 
 from .._numba_config import effective_n_threads
-from ._kmeans import KMeans, _labels_inertia, _threads_for, _writeable
+from ._kmeans import KMeans
+from ._kmeans_core import _labels_inertia, _threads_for, _writeable
 
 ###############################################################################
 # one mini-batch step

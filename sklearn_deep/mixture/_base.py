@@ -8,6 +8,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 from time import time
+from typing import NamedTuple
 
 import numpy as np
 from sklearn._config import get_config
@@ -17,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._numba_config import report_compilation
 from ..cluster import KMeans, kmeans_plusplus
 from ..utils._dask import _is_dask_array  # dask dispatch
 
@@ -47,14 +49,43 @@ def _kmeans_plusplus_indices(X, n_clusters, random_state):
     return indices
 
 
+class EStepResult(NamedTuple):
+    """What an E-step hands to the M-step and to the lower bound.
+
+    Either ``resp`` or ``moments`` is set: a plain E-step returns the responsibilities;
+    a fused pass (full covariances) returns the M-step sums it accumulated instead.
+
+    Attributes
+    ----------
+    log_prob_norm : float
+        Mean over the samples of ``log p(x_i)`` under the current parameters.
+    resp : ndarray of shape (n_samples, n_components) or None
+        Responsibilities (not their logarithm: the kernel exponentiates them already).
+    moments : object or None
+        The M-step sums of a fused pass (``_ShiftedMoments``).
+    rlogr : float or None
+        ``sum_ik r_ik log r_ik`` when the fused pass computed it.
+    """
+
+    log_prob_norm: float
+    resp: np.ndarray | None = None
+    moments: object | None = None
+    rlogr: float | None = None
+
+    @property
+    def statistics(self):
+        """The input of ``_estimate_gaussian_parameters``: the sums, else ``resp``."""
+        return self.resp if self.moments is None else self.moments
+
+
 class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class for mixture models fitted by EM.
 
-    Subclasses implement ``_check_parameters``, ``_initialize``, ``_e_step``,
-    ``_m_step``, ``_estimate_weighted_log_prob_norm`` (the kernels), and
-    ``_get_parameters``/``_set_parameters``. Unlike scikit-learn, ``_e_step`` hands the
-    M-step the responsibilities themselves (not their logarithm): the E-step kernel
-    already exponentiates them inside its log-sum-exp.
+    A template method, as scikit-learn's: ``fit_predict`` runs the ``n_init`` and
+    iteration loops; one iteration is ``_e_step`` -> ``_m_step`` ->
+    ``_compute_lower_bound`` (:meth:`_em_iteration`). Subclasses implement
+    ``_check_parameters``, ``_initialize``, those three steps (on the kernels),
+    ``_estimate_log_prob_norm`` (prediction) and ``_get_parameters``/``_set_parameters``.
     """
 
     _parameter_constraints: dict = {
@@ -207,6 +238,11 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
 
             return _dask_mixture._fit_predict_dask(self, X)
         # --- end dask dispatch ---
+        with report_compilation(self.verbose, type(self).__name__):
+            return self._fit_predict(X)
+
+    def _fit_predict(self, X):
+        """The body of :meth:`fit_predict` (inside the compile report of ``verbose``)."""
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         if X.shape[0] < self.n_components:
             raise ValueError(
@@ -288,13 +324,15 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         return self._predict_validated(X)
 
     def _em_iteration(self, X):
-        """One EM iteration: E-step at the current parameters, then the M-step.
+        """One EM iteration: the E-step, the M-step, then the lower bound.
 
-        Returns the lower bound of the E-step. Subclasses may fuse both steps.
+        Returns
+        -------
+        lower_bound : float
         """
-        log_prob_norm, resp = self._e_step(X)
-        self._m_step(X, resp)
-        return self._compute_lower_bound(resp, log_prob_norm)
+        estep = self._e_step(X)
+        self._m_step(X, estep)
+        return self._compute_lower_bound(estep)
 
     @abstractmethod
     def _e_step(self, X):
@@ -306,19 +344,16 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        log_prob_norm : float
-            Mean of the logarithms of the probabilities of each sample in X.
-        resp : ndarray of shape (n_samples, n_components)
-            Posterior probabilities (responsibilities) of each component for each sample.
+        estep : EStepResult
         """
 
     @abstractmethod
-    def _m_step(self, X, resp):
-        """M step from the responsibilities ``resp`` of shape (n_samples, n_components)."""
+    def _m_step(self, X, estep):
+        """M step from the :class:`EStepResult` ``estep``."""
 
     @abstractmethod
-    def _compute_lower_bound(self, resp, log_prob_norm):
-        """Lower bound on the log-likelihood monitored by EM."""
+    def _compute_lower_bound(self, estep):
+        """Lower bound monitored by EM, after the M-step of ``estep``."""
 
     @abstractmethod
     def _get_parameters(self):
@@ -329,25 +364,23 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         pass
 
     @abstractmethod
-    def _estimate_log_prob_norm(self, X, mode):
-        """Run the E-step kernel on fitted parameters.
+    def _estimate_log_prob_norm(self, X, out):
+        """Run the E-step kernel on the fitted parameters.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
-        mode : int
-            Which per-component array to return (a ``MODE_*`` kernel constant).
+        out : {None, 'weighted_log_prob', 'resp'}
+            Which per-component array to return as well.
 
         Returns
         -------
         log_prob_norm : ndarray of shape (n_samples,)
-        out : ndarray of shape (n_samples, n_components) or None
+        values : ndarray of shape (n_samples, n_components) or None
         """
 
     def _predict_validated(self, X):
-        from ._gaussian_mixture_kernels import MODE_WEIGHTED_LOG_PROB
-
-        _, weighted_log_prob = self._estimate_log_prob_norm(X, MODE_WEIGHTED_LOG_PROB)
+        _, weighted_log_prob = self._estimate_log_prob_norm(X, "weighted_log_prob")
         return np.argmax(weighted_log_prob, axis=1)
 
     def score_samples(self, X):
@@ -364,8 +397,6 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         log_prob : ndarray of shape (n_samples,)
             Log-likelihood of each sample in `X` under the current model.
         """
-        from ._gaussian_mixture_kernels import MODE_NONE
-
         # --- dask dispatch (sklearn_deep.mixture._dask_mixture) ---
         if _is_dask_array(X):
             from . import _dask_mixture
@@ -374,7 +405,7 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         # --- end dask dispatch ---
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        log_prob_norm, _ = self._estimate_log_prob_norm(X, MODE_NONE)
+        log_prob_norm, _ = self._estimate_log_prob_norm(X, None)
         return log_prob_norm
 
     def score(self, X, y=None):
@@ -434,8 +465,6 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         resp : ndarray of shape (n_samples, n_components)
             Density of each Gaussian component for each sample in X.
         """
-        from ._gaussian_mixture_kernels import MODE_RESP
-
         # --- dask dispatch (sklearn_deep.mixture._dask_mixture) ---
         if _is_dask_array(X):
             from . import _dask_mixture
@@ -444,7 +473,7 @@ class BaseMixture(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         # --- end dask dispatch ---
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
-        _, resp = self._estimate_log_prob_norm(X, MODE_RESP)
+        _, resp = self._estimate_log_prob_norm(X, "resp")
         return resp
 
     def sample(self, n_samples=1):

@@ -31,17 +31,17 @@ from ..utils._dask import (
     _row_blocks,
     _task_threads,
 )
-from . import _gaussian_mixture_kernels as _k
-from ._gaussian_mixture import (
+from ._gaussian_checks import _as_float_array
+from ._gaussian_estep import _compute_log_det_cholesky, _estep
+from ._gaussian_estep_kernels import MODE_RESP
+from ._gaussian_fused_kernels import _em_pass_full
+from ._gaussian_mixture import GaussianMixture
+from ._gaussian_mstep import (
     _BLOCK,
-    GaussianMixture,
-    _as_float_array,
     _chunking,
-    _compute_log_det_cholesky,
     _compute_precision_cholesky,
     _compute_precision_cholesky_from_precisions,
     _diag_from_moments,
-    _estep,
     _estimate_gaussian_parameters,
     _full_from_scatter,
     _gram,
@@ -67,7 +67,7 @@ def _block_resp(X, spec, labels):
     n = X.shape[0]
     if kind == "params":
         _, weights, means, prec_chol, covariance_type = spec
-        log_prob_norm, resp = _estep(X, means, prec_chol, covariance_type, weights, _k.MODE_RESP)
+        log_prob_norm, resp = _estep(X, means, prec_chol, covariance_type, weights, MODE_RESP)
         return resp, float(np.sum(log_prob_norm, dtype=np.float64))
     if kind == "labels":
         resp = np.zeros((n, spec[1]), dtype=X.dtype)
@@ -121,12 +121,13 @@ def _em_full_block(X, weights, means, prec_chol):
     triangular = not np.any(np.tril(prec_chol, -1))
     chunk, n_chunks = _chunking(n_samples, n_components, n_features)
     lpn_part = np.zeros(n_chunks)
+    rlogr_part = np.zeros(n_chunks)  # written by the kernel; unused (no variational bound)
     nk_part = np.zeros((n_chunks, n_components))
     sx_part = np.zeros((n_chunks, n_components, n_features))
     scatter_part = np.zeros((n_chunks, n_components, n_features, n_features))
     if n_samples:
         with _task_threads():
-            _k._em_pass_full(
+            _em_pass_full(
                 X,
                 means,
                 padded,
@@ -136,6 +137,7 @@ def _em_full_block(X, weights, means, prec_chol):
                 chunk,
                 min(_BLOCK, chunk),
                 lpn_part,
+                rlogr_part,
                 nk_part,
                 sx_part,
                 scatter_part,
@@ -150,16 +152,16 @@ def _estimate_block(X, est, mode):
 
 
 def _predict_block(X, est):
-    _, weighted_log_prob = _estimate_block(X, est, _k.MODE_WEIGHTED_LOG_PROB)
+    _, weighted_log_prob = _estimate_block(X, est, "weighted_log_prob")
     return np.argmax(weighted_log_prob, axis=1)
 
 
 def _proba_block(X, est):
-    return _estimate_block(X, est, _k.MODE_RESP)[1]
+    return _estimate_block(X, est, "resp")[1]
 
 
 def _score_samples_block(X, est):
-    return _estimate_block(X, est, _k.MODE_NONE)[0]
+    return _estimate_block(X, est, None)[0]
 
 
 ###############################################################################

@@ -619,6 +619,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             "optimization hasn't converged yet: the training loss was still falling. "
             "Increase max_epochs.",
             ConvergenceWarning,
+            stacklevel=3,
         )
 
     def _check_continuation(self, sample_shape):

@@ -72,17 +72,17 @@ class TrainingMonitor(Callback):
       instead of training on to NaN weights (scikit-learn's ``MLPClassifier`` raises on
       non-finite weights in the same situation).
     - **Plateaus** (``tol`` not None): the training loss is on a plateau when its mean over
-      the last ``n_iter_no_change`` epochs is not below ``1 - tol`` times its mean over the
-      ``n_iter_no_change`` epochs before (window means, so that the noise of mini-batches
-      and batch statistics is not taken for a plateau). With ``lr_factor`` set, the first ``max_reductions`` plateaus
-      multiply the learning rate by ``lr_factor`` (as ``MLPClassifier``'s 'adaptive'
-      learning rate, and ``ReduceLROnPlateau``): a plateau of mini-batch noise is not
-      convergence, a smaller step often gets past it. The next plateau is convergence, and
-      training stops, but not before ``min_epochs`` epochs. The rule is relative, unlike
-      ``MLPClassifier``'s absolute one: a loss that still halves every few epochs (a
-      network fitting a small training set ever more surely, which keeps improving its test
-      accuracy) has not converged, however small it is. The learning rates are restored
-      when training ends, so that a later warm start begins at ``lr`` again.
+      the last ``n_iter_no_change`` epochs is less than ``tol * max(1, previous)`` below its
+      mean ``previous`` over the ``n_iter_no_change`` epochs before: ``MLPClassifier``'s
+      rule, on window means so that the noise of mini-batches and batch statistics is not
+      taken for a plateau (and a loss that still falls by more than ``tol`` per window is
+      still learning, however small it is). With ``lr_factor`` set, a plateau above 1% of
+      the first epoch's loss multiplies the learning rate by ``lr_factor``, at most
+      ``max_reductions`` times (as ``MLPClassifier``'s 'adaptive' learning rate and
+      ``ReduceLROnPlateau``): a plateau of mini-batch noise is not convergence, smaller steps
+      often get past it. Any other plateau is convergence: training stops, but not before
+      ``min_epochs`` epochs. The learning rates are restored when training ends, so that a
+      later warm start begins at ``lr`` again.
     - When the budget ends without that stop, :attr:`still_improving_` tells whether the loss
       still fell by more than ``tol`` (absolutely, as in ``MLPClassifier``) over the last
       ``n_iter_no_change`` epochs: the estimator then warns that it has not converged.
@@ -115,8 +115,7 @@ class TrainingMonitor(Callback):
         self._losses = []
         self._reductions = 0
         self._initial_lrs = [
-            [group["lr"] for group in optimizer.param_groups]
-            for optimizer in self._optimizers(net)
+            [group["lr"] for group in optimizer.param_groups] for optimizer in self._optimizers(net)
         ]
 
     @staticmethod
@@ -157,9 +156,10 @@ class TrainingMonitor(Callback):
             return
         last = sum(self._losses[-k:]) / k
         previous = sum(self._losses[-2 * k : -k]) / k
-        if last < previous * (1 - self.tol):
+        if previous - last >= self.tol * max(1.0, previous):
             return
-        if self.lr_factor is not None and self._reductions < self.max_reductions:
+        high = last > 0.01 * self._losses[0]  # a plateau well above zero loss: try smaller steps
+        if self.lr_factor is not None and self._reductions < self.max_reductions and high:
             self._reductions += 1
             self._since_change = 0
             for optimizer in self._optimizers(net):

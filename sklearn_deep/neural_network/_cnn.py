@@ -39,18 +39,21 @@ class CNNClassifier(BaseNeuralClassifier):
     ----------
     input_shape : tuple of int or None, default=None
         ``(channels, height, width)`` or ``(channels, length)`` of one sample when X is 2-D.
-    channels : tuple of int, default=(6, 16)
-        Output channels of each convolution stage.
-    kernel_size : int, default=5
-        Convolution kernel size (padded to keep the size, 'same', for odd kernels).
+    channels : tuple of int or 'auto', default='auto'
+        Output channels of each convolution stage. 'auto': ``(32, 64)`` for images,
+        ``(64, 128, 64)`` for 1-D signals and rows (the FCN of Wang et al., 2017).
+    kernel_size : int or 'auto', default='auto'
+        Convolution kernel size (padded to keep the size, 'same', for odd kernels). 'auto':
+        3 for images, 7 for signals.
     stride : int, default=1
         Stride of each stage's first convolution (strided convolution downsamples).
-    pooling : {'max', 'avg'} or None, default='max'
-        Pooling after each stage.
+    pooling : {'max', 'avg', 'auto'} or None, default='auto'
+        Pooling after each stage. 'auto': 'max' for images and for signals longer than 256
+        steps (the cost of a stage grows with the length), None otherwise.
     pool_size : int, default=2
         Pooling window and stride.
-    normalization : {'batch', 'group'} or None, default=None
-        Normalisation after each convolution.
+    normalization : {'batch', 'group', 'auto'} or None, default='auto'
+        Normalisation after each convolution. 'auto': 'batch'.
     residual : bool, default=False
         Use ResNet basic blocks (two convolutions and a skip connection) as stages; needs an
         odd ``kernel_size``.
@@ -58,10 +61,27 @@ class CNNClassifier(BaseNeuralClassifier):
         Dropout probability before every fully connected layer.
     activation : {'relu', 'gelu'}, default='relu'
         Non-linearity.
-    head : {'flatten', 'gap'}, default='flatten'
-        Flatten the last feature map (LeNet) or use global average pooling.
-    dense_units : tuple of int, default=(120, 84)
-        Hidden fully connected layers of the head.
+    head : {'flatten', 'gap', 'auto'}, default='auto'
+        Flatten the last feature map (LeNet) or use global average pooling, which reads
+        signals of any length at prediction (3-D X). 'auto': 'flatten' for images, 'gap' for
+        signals.
+    dense_units : tuple of int or 'auto', default='auto'
+        Hidden fully connected layers of the head. 'auto': ``(128,)`` for images, none (a
+        linear layer on the pooled features) for signals.
+    standardize : {'auto', 'channel', 'feature'} or None, default='auto'
+        Input standardisation learned in ``fit`` (kept in the module as a
+        :class:`~sklearn_deep.neural_network.Standardize` layer, applied to every input):
+        'channel' uses one mean and standard deviation per input channel; 'feature' one per
+        input value, as ``StandardScaler``. 'auto' is 'channel', except for 2-D X read as one
+        channel whose columns differ in scale or offset by more than 10x (unscaled tabular
+        features), which are standardised per feature. Raw pixels (0-16 or 0-255),
+        z-normalised series and unscaled tables then train alike. None: no scaling.
+    padding_value : float or None, default=np.nan
+        Missing values: input values equal to it (NaN by default) read as the training mean
+        (zero after standardisation). On 1-D signals, steps missing on every channel after
+        the last observed one are padding: variable-length series padded with NaN (as the
+        UCR/UEA loaders return them) are averaged over their own length. None: NaN is an
+        error.
     augmentation : str, sequence of str, callable or None, default=None
         Data augmentation applied on the fly to training batches only, never at prediction:
         any of 'crop' (random crop after zero padding), 'flip' (horizontal flip), 'jitter'
@@ -145,7 +165,7 @@ class CNNClassifier(BaseNeuralClassifier):
     >>> clf.predict_proba(X[:2]).shape
     (2, 10)
     >>> clf.module_.stage_shapes  # (channels, height, width) after each stage
-    [(6, 4, 4), (16, 2, 2)]
+    [(32, 4, 4), (64, 2, 2)]
     """
 
     _parameter_constraints: dict = {

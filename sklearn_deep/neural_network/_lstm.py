@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -61,14 +60,16 @@ class LSTMClassifier(BaseSequenceClassifier):
         of a time step (a token's embedding, or every channel of a real-valued step),
         independently for each step of each sequence; the kept steps are scaled by
         ``1 / (1 - embedding_dropout)``. It keeps a text model from relying on a few words.
-    embedding_init : {'normal', 'svd'}, default='normal'
+    embedding_init : {'normal', 'svd'}, default='svd'
         Initial token embedding (token input only). 'normal': random ``N(0, 1/D)`` rows.
         'svd': latent semantic analysis of the training documents, unsupervised (y unused):
         each token seen in ``fit`` starts at its row of ``V S`` from a truncated SVD
         ``U S V^T`` of the sublinear tf-idf document x token matrix (rows l2-normalised),
         scaled to a root-mean-square norm of 1, so tokens used in the same documents start
         close together; unseen ids keep the random rows, padding stays zero. The SVD is
-        seeded by ``random_state``.
+        seeded by ``random_state``. The default: from a random start the recurrent cells
+        learn topics from a few hundred documents far more slowly (BBC news, 600 training
+        articles of 128 words: 0.53 accuracy from 'normal', 0.85 from 'svd').
     input_type : {'auto', 'tokens', 'continuous'}, default='auto'
         'auto' reads a 2-D integer array as token ids and anything else as real values.
     input_shape : tuple of (int, int) or None, default=None
@@ -208,7 +209,7 @@ class LSTMClassifier(BaseSequenceClassifier):
         attention_dim=None,
         embedding_dim=64,
         embedding_dropout=0.0,
-        embedding_init="normal",
+        embedding_init="svd",
         input_type="auto",
         input_shape=None,
         vocab_size=None,

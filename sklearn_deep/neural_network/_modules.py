@@ -352,16 +352,18 @@ class ConvNet(nn.Module):
 
     def forward(self, x):
         """Logits of shape (n_samples, n_classes) for x of shape (n_samples, *input_shape)."""
-        lengths = None
+        lengths = missing = None
         if self.padding_value is not None:
             missing = torch.isnan(x) if math.isnan(self.padding_value) else x == self.padding_value
-            if x.dim() == 3:
+            if not bool(missing.any()):
+                missing = None  # the common case: nothing to mask
+            elif x.dim() == 3:
                 observed = (~missing.all(dim=1)).to(torch.long)  # (n, L)
                 steps = torch.arange(1, x.shape[-1] + 1, device=x.device)
                 lengths = (observed * steps).amax(dim=1).clamp(min=1)
         if self.input_scaler is not None:
             x = self.input_scaler(x)
-        if self.padding_value is not None:
+        if missing is not None:
             x = x.masked_fill(missing, 0.0)
         if self._channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)

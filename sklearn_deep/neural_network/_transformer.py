@@ -4,7 +4,6 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._seq_modules import TransformerClassifierModule
@@ -280,14 +279,22 @@ class TransformerClassifier(BaseSequenceClassifier):
                 f"{-(-int(sample_shape[0]) // self._patch_size(sample_shape))} tokens need "
                 f"about {need / 1024**3:.1f} GB for the self-attention maps of a batch of "
                 f"{batch}, more than half of this machine's available memory "
-                f"({2 * limit / 1024**3:.1f} GB). Read the series in patches "
-                "(patch_size='auto' or a larger patch_size), or use a smaller batch_size."
+                f"({2 * limit / 1024**3:.1f} GB). "
+                + (
+                    "Keep fewer tokens per sequence (e.g. TextToSequence(max_len=256)), or "
+                    "use a smaller batch_size."
+                    if self._input_kind == "tokens"
+                    else "Read the series in patches (patch_size='auto' or a larger "
+                    "patch_size), or use a smaller batch_size."
+                )
             )
 
     def _predict_batch_size(self, sample_shape):
         per_sample = self._attention_bytes(sample_shape, 8, training=False)
         self._check_attention_memory(sample_shape, 1, 8, training=False)
-        return int(max(1, min(super()._predict_batch_size(sample_shape), _PREDICT_MEMORY // per_sample)))
+        return int(
+            max(1, min(super()._predict_batch_size(sample_shape), _PREDICT_MEMORY // per_sample))
+        )
 
     def _make_net(self, sample_shape, n_classes, seed, n_samples):
         self._check_attention_memory(

@@ -21,7 +21,7 @@ from sklearn.utils.extmath import row_norms
 
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import KMeans, k_means, kmeans_plusplus
-from sklearn_deep.cluster._kmeans import _is_same_clustering, _labels_inertia
+from sklearn_deep.cluster._kmeans_core import _is_same_clustering, _labels_inertia
 
 # non centered, sparse centers to check the
 centers = np.array(
@@ -780,7 +780,7 @@ def test_f32_input_stays_f32():
 @pytest.mark.parametrize("k", [3, 17, 40, 70])
 def test_bounded_run_equals_plain_lloyd(dtype, k):
     # the Yinyang-accelerated run and the plain Lloyd run agree exactly
-    from sklearn_deep.cluster._kmeans import _kmeans_single
+    from sklearn_deep.cluster._kmeans_core import _kmeans_single
 
     rng = np.random.RandomState(k)
     Xd = rng.randn(3000, 6).astype(dtype) * rng.uniform(0.5, 3, size=6).astype(dtype)
@@ -812,3 +812,59 @@ def test_read_only_input_gives_the_same_result():
     assert_array_equal(
         kmeans_plusplus(X_ro, 3, random_state=1)[1], kmeans_plusplus(X, 3, random_state=1)[1]
     )
+
+
+def test_csr_with_duplicate_entries_counts_them_once_summed():
+    # duplicate (row, column) entries of a CSR matrix that was not sum_duplicates-ed stand
+    # for their sum, as in X.toarray(): [[2], [6]] here (scikit-learn reports 2.0 for 8.0)
+    X = sp.csr_matrix(([1.0, 1, 3, 3], [0, 0, 0, 0], [0, 2, 4]), shape=(2, 1))
+    assert not X.has_canonical_format
+    Xd = X.toarray()
+    km = KMeans(1, n_init=1, random_state=0).fit(X)
+    ref = KMeans(1, n_init=1, random_state=0).fit(Xd)
+    assert_allclose(km.cluster_centers_, [[4.0]])
+    assert km.inertia_ == pytest.approx(8.0)
+    assert km.score(X) == pytest.approx(-8.0)
+    assert_allclose(km.transform(X), [[2.0], [2.0]])
+    assert km.inertia_ == pytest.approx(ref.inertia_)
+    assert_allclose(km.transform(X), ref.transform(Xd))
+    assert X.nnz == 4  # the caller's matrix is left as it was
+    # more columns and rows, duplicates scattered: same as the dense data
+    rng = np.random.RandomState(0)
+    rows = rng.randint(40, size=300)
+    cols = rng.randint(5, size=300)
+    Xs = sp.coo_matrix((rng.randn(300), (rows, cols)), shape=(40, 5)).tocsr(copy=False)
+    Xs = sp.csr_matrix((Xs.data, Xs.indices, Xs.indptr), shape=Xs.shape)
+    dup = sp.csr_matrix(
+        (np.repeat(Xs.data / 2, 2), np.repeat(Xs.indices, 2), Xs.indptr * 2), shape=Xs.shape
+    )
+    init = Xs.toarray()[:3]
+    a = KMeans(3, init=init, n_init=1).fit(dup)
+    b = KMeans(3, init=init, n_init=1).fit(Xs.toarray())
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == pytest.approx(b.inertia_)
+    assert a.score(dup) == pytest.approx(b.score(Xs.toarray()))
+    assert_allclose(a.transform(dup), b.transform(Xs.toarray()))
+
+
+def test_verbose_reports_compilation_only_when_numba_compiles(capsys):
+    from numba import njit
+
+    from sklearn_deep._numba_config import report_compilation
+
+    fresh = njit(lambda x: x + 1)  # (not cached: compiles on its first call)
+    with report_compilation(True, "KMeans"):
+        fresh(1)
+    out = capsys.readouterr().out
+    assert "[KMeans] compiling Numba kernels" in out
+    assert "[KMeans] compiled 1 Numba functions" in out
+    with report_compilation(True, "KMeans"):
+        fresh(2)  # compiled: nothing to say
+    with report_compilation(False, "KMeans"):
+        njit(lambda x: x - 1)(1)
+    assert capsys.readouterr().out == ""
+    X = np.random.RandomState(0).randn(300, 2)
+    KMeans(2, n_init=1, random_state=0).fit(X)  # kernels compiled (or loaded) for this path
+    KMeans(2, n_init=1, random_state=0, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization complete" in out and "compiling" not in out

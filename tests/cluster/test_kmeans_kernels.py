@@ -7,12 +7,12 @@ from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import cdist
 
+from sklearn_deep._kernel_blocks import n_blocks as _n_blocks
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
-from sklearn_deep.cluster._kmeans import (
+from sklearn_deep.cluster._kmeans_core import (
     _center_groups,
     _gemm_delta_scale,
-    _n_blocks,
     _relocate_empty_clusters,
     _sq_norms,
 )
@@ -373,9 +373,7 @@ def test_kmeanspp_trials(dtype, sparse):
             Xs.data, Xs.indices, Xs.indptr, norms, sw, candidates, closest, dist, pots
         )
     else:
-        K._kmeanspp_trials_dense(
-            X_raw, mean, sw, candidates, closest, dist, pots, np.zeros(0, np.int64)
-        )
+        K._kmeanspp_trials_dense(X_raw, mean, sw, candidates, closest, dist, pots)
     expected = np.minimum(
         closest[None, :], cdist(candidates.astype(np.float64), X.astype(np.float64), "sqeuclidean")
     )
@@ -514,7 +512,7 @@ def test_column_mean_and_var_equal_numpy_bit_for_bit(dtype, shape):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_weighted_choice_is_numpy_choice(dtype):
     # the first k-means++ centre: RandomState.choice's index and random-number use, exactly
-    from sklearn_deep.cluster._kmeans import _weighted_choice
+    from sklearn_deep.cluster._kmeans_core import _weighted_choice
 
     rng = np.random.RandomState(0)
     for _ in range(400):

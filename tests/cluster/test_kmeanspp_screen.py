@@ -13,17 +13,17 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
+from sklearn_deep._kernel_blocks import n_blocks as _n_blocks
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import _kmeans_kernels as K
 from sklearn_deep.cluster import kmeans_plusplus
-from sklearn_deep.cluster._kmeans import _n_blocks
 
 
 def _plain_pass(X, mean, sw, cands, closest):
     n = X.shape[0]
     dist = np.empty((cands.shape[0], n))
     pots = np.zeros((_n_blocks(n), cands.shape[0]))
-    K._kmeanspp_trials_dense(X, mean, sw, cands, closest, dist, pots, np.zeros(0, np.int64))
+    K._kmeanspp_trials_dense(X, mean, sw, cands, closest, dist, pots)
     return dist, pots
 
 
@@ -149,6 +149,8 @@ def _kpp_kernel(X, k, screen, seed=0, sw=None, mean=None, n_trials=None):
     rand_vals = rng.uniform(size=(k - 1, nt))
     sw = np.ones(n, dtype=X.dtype) if sw is None else sw
     mean = np.zeros(d, dtype=X.dtype) if mean is None else mean
+    if screen is None:  # the driver without the screen's kernels
+        return K._kmeanspp_dense_plain(X, mean, sw, first, rand_vals), 0
     return K._kmeanspp_dense(X, mean, sw, first, rand_vals, screen)
 
 
@@ -177,6 +179,7 @@ def test_kmeanspp_screened_same_centres(case):
         X = X.astype(np.float32)
     plain, n_screened = _kpp_kernel(X, k, 0, **kw)
     assert n_screened == 0
+    assert_array_equal(_kpp_kernel(X, k, None, **kw)[0], plain)
     for mode in [1, 2]:
         indices, n_screened = _kpp_kernel(X, k, mode, **kw)
         assert_array_equal(indices, plain)

@@ -8,7 +8,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from sklearn_deep.mixture import GaussianMixture  # noqa: E402
+from sklearn_deep.mixture import BayesianGaussianMixture, GaussianMixture  # noqa: E402
 
 
 def _data(seed=0, n_per=250, n_features=3, n_components=3):
@@ -128,3 +128,22 @@ def test_errors(client):
     gm.fit(da.from_array(_data(), chunks=300))
     with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture is expecting 3"):
         gm.predict(da.zeros((4, 2), chunks=2))
+
+
+def test_bayesian_mixture_fit_not_supported(client):
+    """BayesianGaussianMixture has no dask fit: a clear NotImplementedError, nothing
+    computed; a model fitted in memory still predicts a dask array block by block."""
+    X = _data()
+    Xd = da.from_array(X, chunks=(200, -1))
+    bgm = BayesianGaussianMixture(n_components=3, random_state=0)
+    for fit in (bgm.fit, bgm.fit_predict):
+        with pytest.raises(
+            NotImplementedError, match="BayesianGaussianMixture does not support dask arrays"
+        ):
+            fit(Xd)
+    assert not hasattr(bgm, "weights_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bgm.fit(X)
+    np.testing.assert_array_equal(bgm.predict(Xd).compute(), bgm.predict(X))
+    np.testing.assert_allclose(bgm.score_samples(Xd).compute(), bgm.score_samples(X), rtol=1e-12)

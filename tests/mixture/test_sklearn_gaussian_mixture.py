@@ -31,7 +31,7 @@ from sklearn.utils._testing import (
 from sklearn.utils.extmath import fast_logdet
 
 import sklearn_deep.mixture._gaussian_mixture
-from sklearn_deep.mixture import GaussianMixture
+from sklearn_deep.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn_deep.mixture._gaussian_mixture import (
     _compute_log_det_cholesky,
     _compute_precision_cholesky,
@@ -1424,7 +1424,7 @@ def test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters(
     assert mock.call_count == gm.n_iter_
 
 
-@pytest.mark.parametrize("estimator", [GaussianMixture()])
+@pytest.mark.parametrize("estimator", [GaussianMixture(), BayesianGaussianMixture()])
 def test_gaussian_mixture_n_iter(estimator):
     # check that n_iter is the number of iteration performed.
     estimator = clone(estimator)  # Avoid side effects from shared instances
@@ -1436,7 +1436,7 @@ def test_gaussian_mixture_n_iter(estimator):
     assert estimator.n_iter_ == max_iter
 
 
-@pytest.mark.parametrize("estimator", [GaussianMixture()])
+@pytest.mark.parametrize("estimator", [GaussianMixture(), BayesianGaussianMixture()])
 def test_mixture_n_components_greater_than_n_samples_error(estimator):
     """Check error when n_components <= n_samples"""
     estimator = clone(estimator)  # Avoid side effects from shared instances

@@ -105,7 +105,7 @@ def test_nan_and_value_padding_are_equivalent_and_ignored():
     with pytest.raises(ValueError, match="NaN"):
         nan_clf.predict(X_bad)
     with pytest.raises(ValueError, match="NaN"):
-        LSTMClassifier(**FAST).fit(X, y)  # no padding declared: NaN is an error
+        LSTMClassifier(padding_value=None, **FAST).fit(X, y)  # no padding: NaN is an error
 
 
 def test_multivariate_3d_and_flat_with_input_shape_agree():

@@ -116,11 +116,19 @@ def test_attention_weights_path_computes_the_fast_attention():
         assert weights.shape == (len(X), 2, X.shape[1], X.shape[1])
 
 
-def test_attention_weights_reject_a_different_sequence_length():
+def test_attention_weights_any_token_length_but_same_channels():
     X, y = _token_task(n=40)
     clf = TransformerClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
-    with pytest.raises(ValueError, match="expecting 10 features"):
-        clf.attention_weights(X[:, :-1])
+    weights = clf.attention_weights(X[:, :-1])  # token ids: any number of steps
+    assert weights.shape[-2:] == (X.shape[1] - 1, X.shape[1] - 1)
+    rng = np.random.default_rng(0)
+    series = rng.normal(size=(30, 10, 2))
+    reg = TransformerClassifier(**{**FAST, "max_epochs": 1}).fit(series, np.arange(30) % 2)
+    assert reg.attention_weights(series[:, :7]).shape[-1] == 7
+    with pytest.raises(ValueError, match="channels must match"):
+        reg.attention_weights(series[:, :, :1])
+    with pytest.raises(ValueError, match="expecting 10 features"):  # 2-D: a table (T=10)
+        reg.attention_weights(series[:, :7].reshape(30, -1))
 
 
 def test_permutation_invariance_needs_no_positional_encoding():

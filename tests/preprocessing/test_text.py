@@ -40,7 +40,8 @@ def test_transform_pads_at_the_end_and_maps_unknowns():
     assert (Xt[2] == 0).all()  # the empty document is all padding
     v = tts.vocabulary_
     assert Xt[4, :4].tolist() == [v["the"], TextToSequence.UNK_ID, v["cat"], 0]
-    assert tts.inverse_transform(Xt[:1]) == [["the", "cat", "sat", "on", "the", "mat"]]
+    assert tts.inverse_transform(Xt[:1]) == ["the cat sat on the mat"]
+    assert tts.inverse_transform(Xt[4:]) == ["the <unk> cat"]
     np.testing.assert_array_equal(tts.fit_transform(DOCS), tts.fit(DOCS).transform(DOCS))
 
 
@@ -57,7 +58,7 @@ def test_lowercase_min_freq_max_vocab():
 @pytest.mark.parametrize("truncating, expected", [("post", ["a", "b"]), ("pre", ["d", "e"])])
 def test_max_len_truncation(truncating, expected):
     tts = TextToSequence(max_len=2, truncating=truncating).fit(["a b c d e"])
-    assert tts.inverse_transform(tts.transform(["a b c d e"])) == [expected]
+    assert tts.inverse_transform(tts.transform(["a b c d e"])) == [" ".join(expected)]
 
 
 def test_pretokenised_2d_input():
@@ -90,7 +91,9 @@ def test_input_errors():
     with pytest.raises(ValueError, match="fitted on raw documents"):
         tts.transform(np.array([["a", "b"]]))
     with pytest.raises(ValueError, match="integer"):
-        tts.inverse_transform(np.ones((2, 2)))
+        tts.inverse_transform(np.full((2, 2), 1.5))
+    with pytest.raises(ValueError, match="2-D"):
+        tts.inverse_transform(np.ones(2, dtype=int))
     with pytest.raises(ValueError, match="vocab_size_"):
         tts.inverse_transform(np.array([[tts.vocab_size_]]))
 
@@ -107,9 +110,53 @@ def test_roundtrip_property(docs):
     assert Xt.shape == (len(docs), tts.max_len_)
     assert ((Xt >= 0) & (Xt < tts.vocab_size_)).all()
     assert (Xt != TextToSequence.UNK_ID).all()  # every word was seen in fit
-    for doc, tokens in zip(docs, tts.inverse_transform(Xt)):
-        assert tokens == re.findall(r"\w+", doc.lower())
+    text = tts.inverse_transform(Xt)
+    for doc, row in zip(docs, text):
+        assert row.split() == re.findall(r"\w+", doc.lower())
+    np.testing.assert_array_equal(tts.transform(text), Xt)  # back to the same ids
     # padding only at the end
     for row in Xt:
         nz = np.flatnonzero(row)
         assert nz.size == 0 or (row[: nz[-1] + 1] != 0).all()
+
+
+def test_inverse_transform_of_pretokenised_input_gives_cells_back():
+    X = np.array([["a", "b", ""], ["B", "zz", "a"]], dtype=object)
+    tts = TextToSequence(min_freq=2).fit(X)
+    Xt = tts.transform(X)
+    cells = tts.inverse_transform(Xt)
+    assert cells.shape == (2, 3)
+    assert cells.tolist() == [["a", "b", ""], ["b", "<unk>", "a"]]
+    np.testing.assert_array_equal(tts.transform(cells), Xt)
+    # integral floats (e.g. generated ids) are accepted, other floats are not
+    assert tts.inverse_transform(Xt.astype(float)).tolist() == cells.tolist()
+    with pytest.raises(ValueError, match="integer token ids"):
+        tts.inverse_transform(Xt + 0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, object])
+def test_integer_tokens_transformed_as_floats_are_not_unknown(dtype):
+    """Fitted on integer tokens, the same values as floats map to the same ids (issue 15)."""
+    X = np.array([[1, 2, 3], [3, 2, 10]])
+    tts = TextToSequence().fit(X)
+    Xt = tts.transform(X)
+    assert (Xt != TextToSequence.UNK_ID).all()
+    np.testing.assert_array_equal(tts.transform(X.astype(dtype)), Xt)
+    # and the other way round; non-integral floats stay distinct tokens
+    floats = TextToSequence().fit(X.astype(dtype))
+    np.testing.assert_array_equal(floats.transform(X), floats.transform(X.astype(dtype)))
+    assert set(floats.vocabulary_) == {"1", "2", "3", "10"}
+    halves = TextToSequence().fit(np.array([[0.5, 1.0]]))
+    assert set(halves.vocabulary_) == {"0.5", "1"}
+
+
+def test_token_pattern_capturing_groups():
+    # one group: the group is the token, as in CountVectorizer
+    one = TextToSequence(token_pattern=r"#(\w+)").fit(["#cat and #dog", "#cat"])
+    cv = CountVectorizer(token_pattern=r"#(\w+)").fit(["#cat and #dog", "#cat"])
+    assert set(one.vocabulary_) == set(cv.vocabulary_) == {"cat", "dog"}
+    two = TextToSequence(token_pattern=r"(\w)(\w+)")
+    with pytest.raises(ValueError, match="More than 1 capturing group"):
+        two.fit(["cat dog"])
+    with pytest.raises(ValueError, match="More than 1 capturing group"):
+        CountVectorizer(token_pattern=r"(\w)(\w+)").fit(["cat dog"])

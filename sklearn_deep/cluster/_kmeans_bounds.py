@@ -1,0 +1,460 @@
+"""k-means kernels: exact bound-based passes on dense data (Yinyang group bounds; Hamerly's
+single bound where the fused tiles rank the centres). A sample is skipped only when its
+bounds prove, beyond the rounding error of the ranking, that its label stays: the labels
+and centre sums are those of the plain Lloyd pass, bit for bit."""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .._kernel_blocks import (
+    TILE_SAMPLES,
+    for_each_block,
+)
+from .._numba_config import CACHE
+from ._kmeans_bounds_rank import _bounded_rows_fused, _bounded_rows_gemm
+from ._kmeans_common import _sqdist_one_fast
+from ._kmeans_lloyd import _pack_centers, _use_fused
+
+# samples whose widened bounds fail get the exact distance to their own centre and a
+# second test only when a full ranking costs more than this many multiply-adds
+# (n_clusters * n_features): below, the second test costs more than the rankings it saves
+# (measurements in the docs' benchmarks page)
+RETEST_MIN_WORK = 2048
+
+
+# ---------------------------------------------------------------------------------------------
+# exact bound-based iterations (dense): Yinyang group bounds, Hamerly's for one group
+
+
+@njit(cache=CACHE)
+def _group_shifts(perm, gstart, shift, eps):
+    """Largest centre move per group, widened by ``1 + eps`` (float64, (n_groups,))."""
+    n_groups = gstart.shape[0] - 1
+    group_shift = np.zeros(n_groups)
+    for g in range(n_groups):
+        for p in range(gstart[g], gstart[g + 1]):
+            if shift[perm[p]] > group_shift[g]:
+                group_shift[g] = shift[perm[p]]
+        group_shift[g] *= 1.0 + eps
+    return group_shift
+
+
+@njit(cache=CACHE)
+def _bounds_filter(
+    X,
+    mean,
+    centers,
+    labels,
+    x_sq,
+    half_sep,
+    shift,
+    group_shift,
+    upper,
+    lower,
+    c_max_sq,
+    eps,
+    delta_scale,
+    use_bounds,
+    retest,
+    start,
+    end,
+    todo,
+    flagged,
+    ok,
+    dist,
+):
+    """Widen the bounds of samples ``start:end`` by the centre moves and list in ``todo``
+    those whose bounds cannot prove that their label stays (all of them unless
+    ``use_bounds``); returns their number. See :func:`_yinyang_iter_dense`.
+
+    Tiles of samples: a branch-free pass lists in ``flagged`` (int64, (TILE_SAMPLES,)) the
+    samples whose widened bounds fail; those get the exact distance to their centre and
+    are tested again when ``retest`` (the lists are compacted without branches: the
+    outcome of a bound test is unpredictable); without ``retest`` they go to ``todo``
+    directly.
+    """
+    n_groups = lower.shape[1]
+    n_todo = 0
+    if not use_bounds:
+        for i in range(start, end):
+            todo[n_todo] = i
+            n_todo += 1
+        return n_todo
+    grow = 1.0 + eps
+    for s in range(start, end, TILE_SAMPLES):
+        m = min(TILE_SAMPLES, end - s)
+        if n_groups == 1:  # Hamerly: vectorised over samples
+            gs = group_shift[0]
+            for r in range(m):
+                i = s + r
+                a = labels[i]
+                u = upper[i] + shift[a] * grow
+                glb = lower[i, 0] - gs
+                lower[i, 0] = glb
+                upper[i] = u
+                two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+                sep = 2.0 * half_sep[a] - u
+                others = sep if sep > glb else glb
+                ok[r] = (others > u) & (others * others - u * u > two_delta)
+        else:
+            for r in range(m):
+                i = s + r
+                a = labels[i]
+                u = upper[i] + shift[a] * grow
+                glb = np.inf
+                for g in range(n_groups):
+                    lg = lower[i, g] - group_shift[g]
+                    lower[i, g] = lg
+                    glb = lg if lg < glb else glb
+                upper[i] = u
+                two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+                sep = 2.0 * half_sep[a] - u
+                others = sep if sep > glb else glb
+                ok[r] = (others > u) & (others * others - u * u > two_delta)
+        if not retest:
+            # ranked in full straight away (fresh bounds come with the ranking)
+            for r in range(m):
+                todo[n_todo] = s + r
+                n_todo += not ok[r]
+            continue
+        n_flagged = 0
+        for r in range(m):
+            flagged[n_flagged] = s + r
+            n_flagged += not ok[r]
+        for q in range(n_flagged):
+            i = flagged[q]
+            dist[q] = _sqdist_one_fast(X, mean, i, centers, labels[i])
+        for q in range(n_flagged):
+            i = flagged[q]
+            a = labels[i]
+            u = math.sqrt(dist[q]) * grow
+            upper[i] = u
+            glb = lower[i, 0]
+            for g in range(1, n_groups):
+                glb = lower[i, g] if lower[i, g] < glb else glb
+            two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
+            sep = 2.0 * half_sep[a] - u
+            others = sep if sep > glb else glb
+            passed = (others > u) & (others * others - u * u > two_delta)
+            todo[n_todo] = i
+            n_todo += not passed
+    return n_todo
+
+
+def _yinyang_iter_dense(
+    X,
+    mean,
+    sample_weight,
+    centers,
+    centers_t,
+    centers_sq,
+    x_sq,
+    perm,
+    gstart,
+    half_sep,
+    shift,
+    upper,
+    lower,
+    labels,
+    sums,
+    wsums,
+    counts,
+    n_changed,
+    use_bounds,
+    update_centers,
+    eps,
+    delta_scale,
+):
+    """One Lloyd iteration with Yinyang group bounds; same labels as :func:`_lloyd_iter_dense`.
+
+    The centres are split into groups; each sample keeps an upper bound on the distance to
+    its centre and, per group, a lower bound on the distance to the group's other centres.
+    After the centres move, a group's bound drops by the largest move in the group only, so
+    one centre travelling far does not invalidate every sample's bounds (as with a single
+    Hamerly bound, which is the case of one group). Samples whose bounds cannot prove that
+    their label stays get all distances, ranked exactly as the plain kernel ranks them
+    (fused tiles for few centres, else a BLAS product over chunks), and fresh bounds.
+
+    The bounds are on exact distances. A sample is skipped only when they prove that every
+    other centre is farther by more than the rounding error ``delta`` of the computed
+    squared distances, ``delta_i = delta_scale * (||x_i||^2 + max_j ||c_j||^2)``, so the
+    computed argmin (hence the label) cannot change.
+
+    Parameters
+    ----------
+    X, mean, sample_weight, centers_t, centers_sq, labels, sums, wsums, counts, n_changed,
+    update_centers
+        As in :func:`_lloyd_iter_dense`.
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    x_sq : ndarray of shape (n_samples,), float64
+        Squared norms of the samples.
+    perm : ndarray of shape (n_clusters,), int64
+    gstart : ndarray of shape (n_groups + 1,), int64
+        Group ``g`` holds centres ``perm[gstart[g]:gstart[g + 1]]``.
+    half_sep : ndarray of shape (n_clusters,), float64
+        Lower bound on half the distance from each centre to its closest other centre.
+    shift : ndarray of shape (n_clusters,), float64
+        Centre moves since the bounds were written; the bounds are widened by them first.
+    upper : ndarray of shape (n_samples,), float64
+        Read and written: upper bound on the distance of each sample to its centre.
+    lower : ndarray of shape (n_samples, n_groups), float64
+        Read and written: per-group lower bounds on the distance to the group's centres
+        other than the sample's own.
+    use_bounds : bool
+        False on the first pass: all distances are computed.
+    eps : float
+        Relative rounding margin of directly computed distances and of the bound updates.
+    delta_scale : float
+        See above.
+
+    Notes
+    -----
+    A Python function: it runs one of two serial block kernels (:func:`_yinyang_block_fused`,
+    :func:`_yinyang_block_gemm`) over the sample blocks in parallel
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
+    kernel it runs, and no large parallel function.
+    """
+    n_features = X.shape[1]
+    n_clusters = centers_t.shape[1]
+    group_shift, group_of, c_max_sq = _yinyang_prepare(perm, gstart, shift, centers_sq, eps)
+    retest = n_clusters * n_features > RETEST_MIN_WORK
+    if _use_fused(n_clusters, X.itemsize):
+        U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
+        args = (
+            X,
+            mean,
+            sample_weight,
+            centers,
+            U,
+            csq,
+            x_sq,
+            group_of,
+            half_sep,
+            shift,
+            group_shift,
+            upper,
+            lower,
+            labels,
+            sums,
+            wsums,
+            counts,
+            use_bounds,
+            update_centers,
+            retest,
+            c_max_sq,
+            eps,
+            delta_scale,
+        )
+        for_each_block(_yinyang_block_fused, args, X.shape[0], n_changed)
+    else:
+        args = (
+            X,
+            mean,
+            sample_weight,
+            centers,
+            centers_t,
+            centers_sq,
+            x_sq,
+            perm,
+            gstart,
+            half_sep,
+            shift,
+            group_shift,
+            upper,
+            lower,
+            labels,
+            sums,
+            wsums,
+            counts,
+            use_bounds,
+            update_centers,
+            retest,
+            c_max_sq,
+            eps,
+            delta_scale,
+        )
+        for_each_block(_yinyang_block_gemm, args, X.shape[0], n_changed)
+
+
+@njit(cache=CACHE)
+def _yinyang_prepare(perm, gstart, shift, centers_sq, eps):
+    """Per-pass constants of :func:`_yinyang_iter_dense`: each group's largest centre move
+    (widened by ``1 + eps``), each centre's group (int64, (n_clusters,)) and the largest
+    squared centre norm."""
+    n_clusters = perm.shape[0]
+    n_groups = gstart.shape[0] - 1
+    group_shift = _group_shifts(perm, gstart, shift, eps)
+    group_of = np.empty(n_clusters, dtype=np.int64)
+    for g in range(n_groups):
+        for p in range(gstart[g], gstart[g + 1]):
+            group_of[perm[p]] = g
+    c_max_sq = 0.0
+    for j in range(n_clusters):
+        if centers_sq[j] > c_max_sq:
+            c_max_sq = centers_sq[j]
+    return group_shift, group_of, c_max_sq
+
+
+@njit(cache=CACHE)
+def _yinyang_block_fused(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with the
+    fused tiles; returns the number of changed labels."""
+    (
+        X,
+        mean,
+        sample_weight,
+        centers,
+        U,
+        csq,
+        x_sq,
+        group_of,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        use_bounds,
+        update_centers,
+        retest,
+        c_max_sq,
+        eps,
+        delta_scale,
+    ) = args
+    todo = np.empty(end - start, dtype=np.int64)
+    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
+    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
+    dist = np.empty(TILE_SAMPLES)
+    n_todo = _bounds_filter(
+        X,
+        mean,
+        centers,
+        labels,
+        x_sq,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        c_max_sq,
+        eps,
+        delta_scale,
+        use_bounds,
+        retest,
+        start,
+        end,
+        todo,
+        flagged,
+        ok,
+        dist,
+    )
+    return _bounded_rows_fused(
+        X,
+        mean,
+        sample_weight,
+        U,
+        csq,
+        x_sq,
+        group_of,
+        lower.shape[1],
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        update_centers,
+        c_max_sq,
+        eps,
+        delta_scale,
+        todo,
+        n_todo,
+        b,
+    )
+
+
+@njit(cache=CACHE)
+def _yinyang_block_gemm(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with a
+    BLAS product; returns the number of changed labels."""
+    (
+        X,
+        mean,
+        sample_weight,
+        centers,
+        centers_t,
+        centers_sq,
+        x_sq,
+        perm,
+        gstart,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        use_bounds,
+        update_centers,
+        retest,
+        c_max_sq,
+        eps,
+        delta_scale,
+    ) = args
+    todo = np.empty(end - start, dtype=np.int64)
+    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
+    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
+    dist = np.empty(TILE_SAMPLES)
+    n_todo = _bounds_filter(
+        X,
+        mean,
+        centers,
+        labels,
+        x_sq,
+        half_sep,
+        shift,
+        group_shift,
+        upper,
+        lower,
+        c_max_sq,
+        eps,
+        delta_scale,
+        use_bounds,
+        retest,
+        start,
+        end,
+        todo,
+        flagged,
+        ok,
+        dist,
+    )
+    return _bounded_rows_gemm(
+        X,
+        mean,
+        sample_weight,
+        centers_t,
+        centers_sq,
+        x_sq,
+        perm,
+        gstart,
+        upper,
+        lower,
+        labels,
+        sums,
+        wsums,
+        counts,
+        update_centers,
+        c_max_sq,
+        eps,
+        delta_scale,
+        todo,
+        n_todo,
+        b,
+    )

@@ -1,0 +1,246 @@
+"""k-means kernels: plain Lloyd passes on dense data (the E-step, with the running centre sums).
+
+Centres are ranked as scikit-learn ranks them, by ``||c||^2 - 2 <x, c>``; the cross term comes
+from the fused register tiles of :mod:`sklearn_deep._kernel_blocks` for at most
+``FUSED_MAX_CLUSTERS`` centres or float32 data, else from a BLAS product over chunks of
+samples (BLAS limited to one thread by the caller).
+"""
+
+import numpy as np
+from numba import njit
+
+from .._kernel_blocks import (
+    CHUNK_SIZE,
+    TILE_SAMPLES,
+    TILE_STRIDE,
+    _dot_tile4,
+    _gather_transposed,
+    _pad4,
+    for_each_block,
+)
+from .._numba_config import CACHE
+from ._kmeans_common import _move_sample
+
+# up to this many centres (any number for float32 data), the ranking products run in the
+# fused register-tiled kernel (samples transposed into a (n_features, TILE_SAMPLES) buffer);
+# above it, BLAS
+FUSED_MAX_CLUSTERS = 64
+
+
+# ---------------------------------------------------------------------------------------------
+# fused ranking products for few centres: samples transposed, register tiles
+
+
+def _use_fused(n_clusters, itemsize):
+    """Whether the ranking products run in the fused tiles (else BLAS)."""
+    return n_clusters <= FUSED_MAX_CLUSTERS or itemsize == 4
+
+
+@njit(cache=CACHE)
+def _pack_centers(centers_t, centers_sq, dtype_like):
+    """Zero-padded centres ``U`` (n_features_pad4, n_clusters_pad4) and their squared norms
+    ``csq`` (n_clusters_pad4,) in X's dtype; padded centres get ``csq = inf``."""
+    n_features, n_clusters = centers_t.shape
+    U = np.zeros((_pad4(n_features), _pad4(n_clusters)), dtype=dtype_like.dtype)
+    csq = np.full(_pad4(n_clusters), np.inf, dtype=dtype_like.dtype)
+    for f in range(n_features):
+        for j in range(n_clusters):
+            U[f, j] = centers_t[f, j]
+    for j in range(n_clusters):
+        csq[j] = centers_sq[j]
+    return U, csq
+
+
+@njit(cache=CACHE)
+def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
+    """First argmin over centres of ``csq[j] - 2 <x, c_j>`` for the ``m`` samples in ``Xt``.
+
+    Writes ``best`` (int32) and ``best_val`` (X's dtype), both of shape (TILE_SAMPLES,).
+    """
+    two = Xt.dtype.type(2.0)
+    for i in range(m):
+        best_val[i] = np.inf
+        best[i] = 0
+    a0 = acc[0]
+    a1 = acc[1]
+    a2 = acc[2]
+    a3 = acc[3]
+    for j in range(0, U.shape[1], 4):
+        _dot_tile4(Xt, m, U, j, acc)
+        # the four centres of the tile in order, one load and store of the running best
+        c0 = csq[j]
+        c1 = csq[j + 1]
+        c2 = csq[j + 2]
+        c3 = csq[j + 3]
+        j0 = np.int32(j)
+        for i in range(m):
+            bv = best_val[i]
+            bi = best[i]
+            v = c0 - two * a0[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 if lt else bi
+            v = c1 - two * a1[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 + 1 if lt else bi
+            v = c2 - two * a2[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 + 2 if lt else bi
+            v = c3 - two * a3[i]
+            lt = v < bv
+            bv = v if lt else bv
+            bi = j0 + 3 if lt else bi
+            best_val[i] = bv
+            best[i] = bi
+
+
+# ---------------------------------------------------------------------------------------------
+# Lloyd (plain) iterations
+
+
+@njit(cache=CACHE)
+def _gemm_rows_argmin(D, r, centers_sq):
+    """First argmin over centres of ``||c||^2 - 2 <x, c>`` for row ``r`` of ``D = X C^T``.
+
+    Returns ``(best, best_val, second_val)`` (float64 values, without ``||x||^2``).
+    """
+    best = 0
+    best_val = centers_sq[0] - 2.0 * D[r, 0]
+    second_val = np.inf
+    for j in range(1, D.shape[1]):
+        v = centers_sq[j] - 2.0 * D[r, j]
+        if v < best_val:
+            second_val = best_val
+            best_val = v
+            best = j
+        elif v < second_val:
+            second_val = v
+    return best, best_val, second_val
+
+
+def _lloyd_iter_dense(
+    X,
+    mean,
+    sample_weight,
+    centers_t,
+    centers_sq,
+    labels,
+    sums,
+    wsums,
+    counts,
+    n_changed,
+    update_centers,
+):
+    """One plain Lloyd E-step (and running M-step sums) on dense data.
+
+    As scikit-learn, centres are ranked by ``||c_j||^2 - 2 <x, c_j>``. Up to
+    ``FUSED_MAX_CLUSTERS`` centres the cross term comes from the fused register tiles
+    (:func:`_dot_tile4`, X's dtype); above, from a BLAS product over chunks of
+    ``CHUNK_SIZE`` samples (call with BLAS limited to one thread: the kernel is already
+    parallel over blocks).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    mean : ndarray of shape (n_features,), X's dtype
+        The kernels work on ``X - mean`` (computed on the fly, as the centred copy of X
+        would hold it), so that X need not be copied.
+    sample_weight : ndarray of shape (n_samples,), X's dtype
+    centers_t : ndarray of shape (n_features, n_clusters), X's dtype
+        The current centres (in the centred coordinates), transposed.
+    centers_sq : ndarray of shape (n_clusters,), float64
+        Squared norms of the centres.
+    labels : ndarray of shape (n_samples,), int32
+        Read and written: index of the closest centre (first one on ties); -1 before the
+        first pass.
+    sums, wsums, counts : ndarrays of shape (n_blocks, n_clusters[, n_features])
+        Running per-block sums of the weighted samples, of their weights (float64) and
+        member counts (int64) per cluster (see :func:`_move_sample`), zero before the first
+        pass; updated for the samples whose label changes when ``update_centers``.
+    n_changed : ndarray of shape (n_blocks,), int64
+        Written: number of labels that changed in each block.
+    update_centers : bool
+
+    Notes
+    -----
+    A Python function: it runs one of two serial block kernels (:func:`_lloyd_block_fused`,
+    :func:`_lloyd_block_gemm`) over the sample blocks in parallel
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
+    kernel it runs, and no large parallel function.
+    """
+    if _use_fused(centers_t.shape[1], X.itemsize):
+        U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
+        args = (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers)
+        for_each_block(_lloyd_block_fused, args, X.shape[0], n_changed)
+    else:
+        args = (
+            X,
+            mean,
+            sample_weight,
+            centers_t,
+            centers_sq,
+            labels,
+            sums,
+            wsums,
+            counts,
+            update_centers,
+        )
+        for_each_block(_lloyd_block_gemm, args, X.shape[0], n_changed)
+
+
+@njit(cache=CACHE)
+def _lloyd_block_fused(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_lloyd_iter_dense` with the fused tiles
+    (``U``, ``csq`` from :func:`_pack_centers`); returns the number of changed labels."""
+    (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers) = args
+    changed = 0
+    Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=X.dtype)
+    acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
+    best = np.empty(TILE_SAMPLES, dtype=np.int32)
+    best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
+    rows = np.arange(start, end)
+    for s in range(start, end, TILE_SAMPLES):
+        m = min(TILE_SAMPLES, end - s)
+        _gather_transposed(X, mean, rows, s - start, m, Xt)
+        _argmin_fused(Xt, m, U, csq, acc, best, best_val)
+        for r in range(m):
+            i = s + r
+            if best[r] != labels[i]:
+                changed += 1
+                if update_centers:
+                    _move_sample(
+                        X, mean, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts
+                    )
+                labels[i] = best[r]
+    return changed
+
+
+@njit(cache=CACHE)
+def _lloyd_block_gemm(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_lloyd_iter_dense` with a BLAS product
+    over chunks of ``CHUNK_SIZE`` samples; returns the number of changed labels."""
+    (X, mean, sample_weight, centers_t, centers_sq, labels, sums, wsums, counts, update_centers) = (
+        args
+    )
+    n_features = X.shape[1]
+    changed = 0
+    buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
+    for s in range(start, end, CHUNK_SIZE):
+        e = min(s + CHUNK_SIZE, end)
+        for r in range(e - s):
+            for f in range(n_features):
+                buf[r, f] = X[s + r, f] - mean[f]
+        D = np.dot(buf[: e - s], centers_t)
+        for r in range(e - s):
+            i = s + r
+            label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
+            if label != labels[i]:
+                changed += 1
+                if update_centers:
+                    _move_sample(
+                        X, mean, i, sample_weight[i], labels[i], label, b, sums, wsums, counts
+                    )
+                labels[i] = label
+    return changed
