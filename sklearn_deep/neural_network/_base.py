@@ -115,6 +115,35 @@ def check_float32_range(X, name="X"):
         )
 
 
+def columns_differ_in_scale(X, ratio=10.0):
+    """Whether the columns of a 2-D ``X`` (NaN ignored) differ in standard deviation, or in
+    mean relative to the overall spread, by more than ``ratio``: unscaled tabular features,
+    which one statistic for all columns would crush (a column in thousands next to one in
+    tenths), rather than the steps of a series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> columns_differ_in_scale(rng.normal(size=(50, 4)) * [1, 1, 1, 1000])
+    True
+    >>> columns_differ_in_scale(rng.normal(size=(50, 40)))
+    False
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] < 2 or np.isnan(X).all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        std = np.nanstd(X, axis=0)
+        mean = np.nanmean(X, axis=0)
+    positive = std[std > 0]
+    if positive.size and positive.max() > ratio * positive.min():
+        return True
+    spread = max(float(np.nanstd(X)), np.finfo(np.float64).tiny)
+    return bool(np.nanmax(mean) - np.nanmin(mean) > ratio * spread)
+
+
 def standardization_statistics(X, axis, valid=None):
     """Per-channel (or per-feature) mean and scale of ``X`` for a :class:`Standardize` layer.
 

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._augment import make_augmentation
-from ._base import BaseNeuralClassifier, standardization_statistics
+from ._base import BaseNeuralClassifier, columns_differ_in_scale, standardization_statistics
 from ._modules import ConvNet
 
 __all__ = ["CNNClassifier"]
@@ -341,14 +341,9 @@ class CNNClassifier(BaseNeuralClassifier):
         """
         if self.standardize != "auto":
             return self.standardize
-        if X.ndim == 3 and X.shape[1] == 1 and self.input_shape is None and X.shape[2] > 1:
-            std = X[:, 0].std(axis=0)
-            std = std[std > 0]
-            if std.size and std.max() > 10 * std.min():
-                return "feature"
-            mean = X[:, 0].mean(axis=0)
-            if np.ptp(mean) > 10 * max(float(X[:, 0].std()), np.finfo(np.float64).tiny):
-                return "feature"
+        one_channel = X.ndim == 3 and X.shape[1] == 1 and self.input_shape is None
+        if one_channel and columns_differ_in_scale(X[:, 0]):
+            return "feature"
         return "channel"
 
     def _standardization_statistics(self, X):

@@ -89,11 +89,13 @@ class LSTMClassifier(BaseSequenceClassifier):
         series costs tens of steps, not hundreds. 'auto' uses the smallest patch that reads
         the fitted length ``T`` in at most 64 patches (``ceil(T / 64)``; no patching up to 64
         steps). 1 or None turns patching off.
-    standardize : {'channel'} or None, default='channel'
-        Real-valued sequences only: standardise each channel with the mean and standard
-        deviation of the training data (padding excluded), learned in ``fit`` and kept in
-        the module; raw, z-normalised and unscaled inputs then train alike. None feeds the
-        values as they are.
+    standardize : {'auto', 'channel'} or None, default='auto'
+        Real-valued sequences only: standardisation learned in ``fit`` (padding excluded) and
+        kept in the module, so raw, z-normalised and unscaled inputs train alike. 'channel':
+        one mean and standard deviation per channel. 'auto': per channel, except for a 2-D
+        ``X`` read as a univariate sequence (no ``input_shape``) whose columns differ in
+        scale or offset by more than 10x (an unscaled table), standardised per column. None
+        feeds the values as they are.
     gradient_clipping : float or None, default=1.0
         Clip the global gradient norm to this value (None: no clipping).
     optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
@@ -216,7 +218,7 @@ class LSTMClassifier(BaseSequenceClassifier):
         padding_idx=0,
         padding_value=np.nan,
         patch_size="auto",
-        standardize="channel",
+        standardize="auto",
         gradient_clipping=1.0,
         optimizer="adam",
         lr=5e-3,

@@ -116,10 +116,13 @@ class SequenceInput(nn.Module):
         ``patch_size`` once projected), so a series of ``T`` steps is read as
         ``ceil(T / patch_size)`` steps; the sequence is padded with zeros at the end to a
         whole number of patches. Needs ``embedding_dim`` when above 1.
-    standardize : bool, default=False
-        Continuous input only: a :class:`~sklearn_deep.neural_network._modules.Standardize`
-        layer (one mean and scale per channel, set by the estimator in ``fit``) before
-        padding is zeroed and patches are formed.
+    standardize : {'channel', 'feature'}, bool or None, default=False
+        Continuous input only: a :class:`~sklearn_deep.neural_network.Standardize` layer
+        before padding is zeroed and patches are formed, its statistics set by the
+        estimator in ``fit``: one mean and scale per channel ('channel' or True), or per step
+        and channel ('feature', for a table read as a sequence; needs ``n_steps``).
+    n_steps : int or None, default=None
+        Steps ``T`` of the input, for ``standardize='feature'``.
     """
 
     def __init__(
@@ -132,7 +135,7 @@ class SequenceInput(nn.Module):
         padding_value=None,
         patch_size=1,
         standardize=False,
-        conv_channels=None,
+        n_steps=None,
     ):
         super().__init__()
         if input_type not in ("tokens", "continuous"):
@@ -145,17 +148,12 @@ class SequenceInput(nn.Module):
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
         if self.patch_size > 1 and (input_type == "tokens" or embedding_dim is None):
             raise ValueError("patch_size > 1 needs continuous input and an embedding_dim")
-        self.input_scaler = (
-            Standardize((n_channels,)) if standardize and input_type == "continuous" else None
-        )
-        self.conv = None
-        if conv_channels and input_type == "continuous":
-            self.conv = nn.Sequential(
-                nn.Conv1d(n_channels, conv_channels, 7, padding=3, bias=False),
-                nn.BatchNorm1d(conv_channels),
-                nn.ReLU(),
-            )
-            n_channels = conv_channels
+        self.input_scaler = None
+        if standardize and input_type == "continuous":
+            by_step = standardize == "feature"
+            if by_step and n_steps is None:
+                raise ValueError("standardize='feature' needs n_steps")
+            self.input_scaler = Standardize((n_steps, n_channels) if by_step else (n_channels,))
         if input_type == "tokens":
             if vocab_size is None or embedding_dim is None:
                 raise ValueError("token input needs vocab_size and embedding_dim")
@@ -204,9 +202,6 @@ class SequenceInput(nn.Module):
             X = self.input_scaler(X)
         if self.padding_value is not None:  # padding steps read as zeros (NaN included)
             X = X.masked_fill(is_padding[..., None], 0.0)
-        if self.conv is not None:
-            X = self.conv(X.transpose(1, 2)).transpose(1, 2)
-            X = X.masked_fill(~_valid_mask(lengths, X.shape[1])[..., None], 0.0)
         if self.patch_size > 1:
             p = self.patch_size
             n, T, C = X.shape
@@ -310,8 +305,10 @@ class RecurrentClassifierModule(nn.Module):
     patch_size : int, default=1
         Continuous input: steps per patch (see :class:`SequenceInput`); patches are
         projected to ``embedding_dim`` values.
-    standardize : bool, default=False
-        Continuous input: per-channel standardisation layer (see :class:`SequenceInput`).
+    standardize : {'channel', 'feature'}, bool or None, default=False
+        Continuous input: standardisation layer (see :class:`SequenceInput`).
+    n_steps : int or None, default=None
+        Steps of the input, for ``standardize='feature'``.
     """
 
     def __init__(
@@ -333,7 +330,7 @@ class RecurrentClassifierModule(nn.Module):
         embedding_dropout=0.0,
         patch_size=1,
         standardize=False,
-        conv_channels=None,
+        n_steps=None,
     ):
         super().__init__()
         if cell not in _RNN_CELLS:
@@ -349,7 +346,7 @@ class RecurrentClassifierModule(nn.Module):
             padding_value=padding_value,
             patch_size=patch_size,
             standardize=standardize,
-            conv_channels=conv_channels,
+            n_steps=n_steps,
         )
         self.cell = cell
         self.pooling = pooling
@@ -584,8 +581,10 @@ class TransformerClassifierModule(nn.Module):
     patch_size : int, default=1
         Continuous input: steps per patch, each patch projected to one ``d_model`` token
         (see :class:`SequenceInput`).
-    standardize : bool, default=False
-        Continuous input: per-channel standardisation layer (see :class:`SequenceInput`).
+    standardize : {'channel', 'feature'}, bool or None, default=False
+        Continuous input: standardisation layer (see :class:`SequenceInput`).
+    n_steps : int or None, default=None
+        Steps of the input, for ``standardize='feature'``.
     """
 
     def __init__(
@@ -607,7 +606,7 @@ class TransformerClassifierModule(nn.Module):
         pooling="mean",
         patch_size=1,
         standardize=False,
-        conv_channels=None,
+        n_steps=None,
     ):
         super().__init__()
         if pooling not in ("cls", "mean", "last"):
@@ -623,7 +622,7 @@ class TransformerClassifierModule(nn.Module):
             padding_value=padding_value,
             patch_size=patch_size,
             standardize=standardize,
-            conv_channels=conv_channels,
+            n_steps=n_steps,
         )
         self.d_model = d_model
         self.causal = causal

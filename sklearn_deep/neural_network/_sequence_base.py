@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import _check_feature_names, check_array, validate_data
 
-from ._base import BaseNeuralClassifier, standardization_statistics
+from ._base import BaseNeuralClassifier, columns_differ_in_scale, standardization_statistics
 
 _SEQUENCE_CONSTRAINTS = {
     "input_type": [StrOptions({"auto", "tokens", "continuous"})],
@@ -33,7 +33,7 @@ _SEQUENCE_CONSTRAINTS = {
     "gradient_clipping": [Interval(Real, 0, None, closed="neither"), None],
     "embedding_init": [StrOptions({"normal", "svd"})],
     "patch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
-    "standardize": [StrOptions({"channel"}), None],
+    "standardize": [StrOptions({"auto", "channel"}), None],
 }
 
 # patch_size='auto': long real-valued series are read in at most this many patches
@@ -181,7 +181,13 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
         if self._input_kind == "tokens":
             X = self._prepare_tokens(X, reset)
         else:
+            table = X.ndim == 2 and shape is None
             X = self._prepare_continuous(X, shape)
+            if reset:
+                self._standardize = self.standardize
+                if self.standardize == "auto":
+                    by_step = table and columns_differ_in_scale(X[:, :, 0])
+                    self._standardize = "feature" if by_step else "channel"
         return X if _no_y(y) else (X, y)
 
     def _any_length(self, X):
@@ -278,7 +284,8 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
             "n_channels": int(sample_shape[1]),
             "padding_value": None if self.padding_value is None else float(self.padding_value),
             "patch_size": self._patch_size(sample_shape),
-            "standardize": self.standardize == "channel",
+            "standardize": self._standardize,
+            "n_steps": int(sample_shape[0]),
         }
 
     def _padding_steps(self, X):
@@ -293,14 +300,18 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
         if self._input_kind == "tokens":
             return None
         valid = ~self._padding_steps(X)
-        return standardization_statistics(X, axis=(0, 1), valid=valid[..., None])
+        axis = (0,) if self._standardize == "feature" else (0, 1)
+        return standardization_statistics(X, axis=axis, valid=valid[..., None])
 
     def _check_sample_shape(self, sample_shape):
         """Any number of steps; continuous input keeps the fitted number of channels."""
         sample_shape = tuple(sample_shape)
         if self._input_kind == "tokens" and len(sample_shape) == 1:
             return
-        if len(sample_shape) == 2 and sample_shape[1:] == self._sample_shape[1:]:
+        any_steps = self._standardize != "feature"  # per-step statistics fix the length
+        if len(sample_shape) == 2 and sample_shape[1:] == self._sample_shape[1:] and any_steps:
+            return
+        if sample_shape == self._sample_shape:
             return
         raise ValueError(
             f"X has samples of shape {sample_shape}, but {type(self).__name__} was fitted on "

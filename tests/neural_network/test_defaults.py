@@ -187,6 +187,22 @@ def test_cnn_auto_standardises_unscaled_tabular_columns_per_feature():
     assert CNNClassifier(max_epochs=1).fit(series, np.arange(30) % 2)._standardize == "channel"
 
 
+@pytest.mark.parametrize("cls", [LSTMClassifier, TransformerClassifier])
+def test_sequence_models_standardise_an_unscaled_table_per_column(cls):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5)) * np.array([1e-2, 1.0, 1e2, 1e3, 1e4]) + 5e3
+    y = (X[:, 0] > 5e3).astype(int)
+    clf = cls(max_epochs=2, random_state=0).fit(X, y)
+    assert clf._standardize == "feature"
+    layer = clf.module_.input.input_scaler
+    np.testing.assert_allclose(layer.mean.numpy()[:, 0], X.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(layer.scale.numpy()[:, 0], X.std(axis=0), rtol=1e-5)
+    with pytest.raises(ValueError, match="fitted on samples of shape"):
+        clf.predict(X[:, :3, None])  # per-column statistics fix the number of steps
+    series = cls(max_epochs=1, random_state=0).fit(rng.normal(size=(20, 30)), np.arange(20) % 2)
+    assert series._standardize == "channel"
+
+
 def test_cnn_auto_architecture_fits_its_input():
     rng = np.random.default_rng(0)
     images = CNNClassifier(input_shape=(1, 8, 8), max_epochs=1, random_state=0)
