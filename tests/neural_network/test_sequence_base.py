@@ -74,7 +74,7 @@ def _initial_embedding(cls, **params):
 )
 def test_svd_embedding_init(cls, params):
     W = _initial_embedding(cls, embedding_init="svd", **params)
-    W_normal = _initial_embedding(cls, **params)
+    W_normal = _initial_embedding(cls, embedding_init="normal", **params)
     assert W.shape == (41, 16)  # vocab_size ids plus the out-of-vocabulary row
     np.testing.assert_array_equal(W[0], 0)  # padding row stays zero
     # tokens that always co-occur start nearly parallel
