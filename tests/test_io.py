@@ -32,6 +32,9 @@ SMALL_PARAMS = {
     "TransformerClassifier": dict(d_model=8, n_heads=2, num_layers=1, dim_feedforward=8),
     "KMeans": dict(n_clusters=3, n_init=1),
     "GaussianMixture": dict(n_components=2),
+    "CausalLanguageModel": dict(
+        embedding_dim=8, n_heads=2, num_layers=1, dim_feedforward=8, context_length=8
+    ),
 }
 ESTIMATORS = dict(all_estimators())
 DOCS = ["the cat sat on the mat", "a dog ran", "the dog sat", "cat and dog ran far"] * 4
@@ -55,9 +58,14 @@ def _small(cls, **extra):
 
 def _data(est):
     """Inputs (X, y or None) that ``est`` fits on, chosen from its tags."""
-    if est.__sklearn_tags__().input_tags.string:
+    tags = est.__sklearn_tags__().input_tags
+    if tags.string:
         return DOCS, None
     rng = np.random.RandomState(0)
+    if tags.categorical and tags.positive_only:  # token ids, padded at the end with 0
+        X = rng.randint(1, 7, size=(24, 6))
+        X[::3, 4:] = 0
+        return X, None
     X = rng.normal(size=(24, 5))
     y = np.array(["no", "yes"])[(X[:, 0] > 0).astype(int)] if is_classifier(est) else None
     return X, y
@@ -98,6 +106,11 @@ def test_round_trip_fitted(name, tmp_path):
     assert loaded is not est
     check_is_fitted(loaded)
     _assert_same_outputs(est, loaded, X, y)
+    if hasattr(est, "generate"):
+        assert np.array_equal(
+            est.generate(X[:3, :2], 4, random_state=0),
+            loaded.generate(X[:3, :2], 4, random_state=0),
+        )
     assert sorted(vars(loaded)) == sorted(vars(est))
     assert repr(loaded.get_params()) == repr(est.get_params())
 
@@ -134,6 +147,53 @@ def test_neural_round_trip_details(tmp_path):
     est.partial_fit(X, y)
     loaded.partial_fit(X, y)
     assert np.array_equal(est.predict_proba(X), loaded.predict_proba(X))
+
+
+def test_module_estimator_round_trip_and_warm_start(tmp_path):
+    """An estimator with a torch module_ and an optimizer but no skorch net: weights and the
+    Adam state survive, loading leaves the torch RNG untouched, and warm_start continues
+    after loading exactly as it would have without the round trip."""
+    import torch
+
+    cls = ESTIMATORS["CausalLanguageModel"]
+    est = _small(cls, warm_start=True)
+    X, _ = _data(est)
+    est.fit(X)
+    state = torch.get_rng_state()
+    loaded = _round_trip(est, tmp_path / "lm.skd")
+    assert torch.equal(state, torch.get_rng_state())
+    assert type(loaded.module_) is type(est.module_) and not loaded.module_.training
+    for (k, p), (k2, q) in zip(
+        est.module_.state_dict().items(), loaded.module_.state_dict().items()
+    ):
+        assert k == k2 and p.dtype == q.dtype and torch.equal(p, q)
+    opt, opt2 = est._optimizer, loaded._optimizer
+    assert type(opt2) is type(opt)
+    assert [p for g in opt2.param_groups for p in g["params"]] == list(loaded.module_.parameters())
+    sd, sd2 = opt.state_dict(), opt2.state_dict()
+    assert sd["param_groups"] == sd2["param_groups"]
+    assert sd["state"].keys() == sd2["state"].keys() and sd["state"]
+    for i, entries in sd["state"].items():
+        for name, value in entries.items():
+            assert torch.equal(value, sd2["state"][i][name]), (i, name)
+    # one more warm-started fit from the restored optimizer gives the same model
+    est.fit(X)
+    loaded.fit(X)
+    assert loaded.n_iter_ == est.n_iter_ > 2
+    assert loaded.loss_curve_ == est.loss_curve_
+    assert np.array_equal(loaded.score_samples(X), est.score_samples(X))
+
+
+def test_module_estimator_refuses_foreign_optimizer(tmp_path):
+    import torch
+
+    est = _small(ESTIMATORS["CausalLanguageModel"])
+    X, _ = _data(est)
+    est.fit(X)
+    est._optimizer = torch.optim.Adam([torch.zeros(2, requires_grad=True)])
+    with pytest.raises(ValueError, match="not parameters of module_"):
+        dump(est, tmp_path / "lm.skd")
+    assert os.listdir(tmp_path) == []
 
 
 def test_cuda_trained_model_loads_on_cpu(tmp_path, monkeypatch):
@@ -731,6 +791,51 @@ def test_weights_that_do_not_fit_refused(tmp_path):
     est = _small(cls, max_epochs=1).fit(X, y)
     path = tmp_path / "cnn.skd"
     dump(est, path)
+    members = _members(path)
+    name = _first(members, "tensors/")
+    tensors = st_load(members[name])
+    key = next(k for k in tensors if k.startswith("module.") and tensors[k].ndim > 1)
+    tensors[key] = torch.zeros(tensors[key].shape[0] + 1, *tensors[key].shape[1:])
+    members[name] = st_save(tensors)
+    with pytest.raises(ArchiveError, match="do not fit"):
+        load(_rewrite(path, members))
+
+
+def test_module_estimator_device_and_hostile_nodes(tmp_path, monkeypatch):
+    """A module_ saved on 'cuda' loads on the CPU here; weights of the wrong shape, an
+    optimizer class outside torch.optim and an unknown torch node kind are refused."""
+    import torch
+    from safetensors.torch import load as st_load
+    from safetensors.torch import save as st_save
+
+    est = _small(ESTIMATORS["CausalLanguageModel"])
+    X, _ = _data(est)
+    est.fit(X)
+    path = tmp_path / "lm.skd"
+    dump(est, path)
+    expected = est.score_samples(X)
+
+    def torch_node(manifest):
+        return next(n["torch"] for n in _walk(manifest["root"]) if "torch" in n)
+
+    def on_cuda(manifest):
+        torch_node(manifest)["device"] = "cuda:0"
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = load(_edit_manifest(path, on_cuda))
+    assert next(loaded.module_.parameters()).device.type == "cpu"
+    assert np.array_equal(loaded.score_samples(X), expected)
+
+    def foreign_optimizer(manifest):
+        torch_node(manifest)["optimizers"][0]["class"] = "os.system"
+
+    def unknown_kind(manifest):
+        torch_node(manifest)["kind"] = "pickle"
+
+    for edit, match in [(foreign_optimizer, "not a torch.optim"), (unknown_kind, "kind")]:
+        with pytest.raises(ArchiveError, match=match):
+            load(_edit_manifest(path, edit))
+
     members = _members(path)
     name = _first(members, "tensors/")
     tensors = st_load(members[name])

@@ -263,14 +263,20 @@ class Encoder:
         if isinstance(obj, torch.nn.Module):
             raise ValueError(
                 f"Cannot save {where}: a torch module is saved only as the network of a fitted "
-                "sklearn_deep neural estimator (its net_), rebuilt from hyper-parameters on load."
+                "sklearn_deep neural estimator (its net_, or a module_ built by _build_module), "
+                "rebuilt from hyper-parameters on load."
             )
         return None
 
     def _object(self, obj, where):
         from sklearn.base import BaseEstimator
 
-        from ._torch import dump_skorch_state, is_skorch_estimator
+        from ._torch import (
+            dump_module_state,
+            dump_skorch_state,
+            is_module_estimator,
+            is_skorch_estimator,
+        )
 
         cls = type(obj)
         state = getattr(obj, "__dict__", None)
@@ -290,6 +296,10 @@ class Encoder:
         state = dict(state)
         if is_skorch_estimator(obj):
             node["torch"], skipped = dump_skorch_state(obj, self, f"{where}.net_")
+            for key in skipped:
+                state.pop(key, None)
+        elif is_module_estimator(obj):
+            node["torch"], skipped = dump_module_state(obj, self, where)
             for key in skipped:
                 state.pop(key, None)
         params = {}
@@ -535,7 +545,16 @@ class Decoder:
         obj = cls.__new__(cls)
         vars(obj).update(state)
         if "torch" in node:
-            from ._torch import restore_skorch_state
+            from ._torch import restore_module_state, restore_skorch_state
 
-            restore_skorch_state(obj, node["torch"], self, depth)
+            torch_node = node["torch"]
+            if not isinstance(torch_node, dict):
+                raise TypeError("the torch node is not an object")
+            kind = torch_node.get("kind", "skorch")
+            if kind == "module":
+                restore_module_state(obj, torch_node, self, depth)
+            elif kind == "skorch":
+                restore_skorch_state(obj, torch_node, self, depth)
+            else:
+                raise ValueError(f"unknown torch node kind {kind!r}")
         return obj
