@@ -7,8 +7,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._augment import make_augmentation
-from ._base import BaseNeuralClassifier, columns_differ_in_scale, standardization_statistics
+from ._base import BaseNeuralClassifier
 from ._modules import ConvNet
+from ._scaling import columns_differ_in_scale, standardization_statistics
 
 __all__ = ["CNNClassifier"]
 

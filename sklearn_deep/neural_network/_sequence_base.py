@@ -22,7 +22,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import _check_feature_names, check_array, validate_data
 
-from ._base import BaseNeuralClassifier, columns_differ_in_scale, standardization_statistics
+from ._base import BaseNeuralClassifier
+from ._scaling import columns_differ_in_scale, standardization_statistics
 
 _SEQUENCE_CONSTRAINTS = {
     "input_type": [StrOptions({"auto", "tokens", "continuous"})],

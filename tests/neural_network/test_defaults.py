@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_deep.neural_network import CNNClassifier, LSTMClassifier, TransformerClassifier
-from sklearn_deep.neural_network._base import standardization_statistics
 from sklearn_deep.neural_network._callbacks import TrainingMonitor
+from sklearn_deep.neural_network._scaling import standardization_statistics
 
 ALL = [CNNClassifier, LSTMClassifier, TransformerClassifier]
 
