@@ -72,17 +72,18 @@ class TrainingMonitor(Callback):
       instead of training on to NaN weights (scikit-learn's ``MLPClassifier`` raises on
       non-finite weights in the same situation).
     - **Plateaus** (``tol`` not None): the training loss is on a plateau when its mean over
-      the last ``n_iter_no_change`` epochs is less than ``tol * max(1, previous)`` below its
-      mean ``previous`` over the ``n_iter_no_change`` epochs before: ``MLPClassifier``'s
-      rule, on window means so that the noise of mini-batches and batch statistics is not
-      taken for a plateau (and a loss that still falls by more than ``tol`` per window is
-      still learning, however small it is). With ``lr_factor`` set, a plateau above 1% of
-      the first epoch's loss multiplies the learning rate by ``lr_factor``, at most
-      ``max_reductions`` times (as ``MLPClassifier``'s 'adaptive' learning rate and
-      ``ReduceLROnPlateau``): a plateau of mini-batch noise is not convergence, smaller steps
-      often get past it. Any other plateau is convergence: training stops, but not before
-      ``min_epochs`` epochs. The learning rates are restored when training ends, so that a
-      later warm start begins at ``lr`` again.
+      the last ``k = n_iter_no_change`` epochs is less than ``k * tol * max(1, previous)``
+      below its mean ``previous`` over the ``k`` epochs before (``MLPClassifier``'s ``tol``
+      per epoch, on window means so that the noise of mini-batches and batch statistics is
+      not taken for a plateau), or when that fall is smaller than its standard error (the
+      windows' epoch-to-epoch noise): a fall within the noise is no evidence of learning.
+      With ``lr_factor`` set, a plateau above 1% of the first epoch's loss multiplies the
+      learning rate by ``lr_factor``, at most ``max_reductions`` times (as
+      ``MLPClassifier``'s 'adaptive' learning rate and ``ReduceLROnPlateau``): a plateau of
+      mini-batch noise is not convergence, smaller steps often get past it. Any other
+      plateau is convergence: training stops, but not before ``min_epochs`` epochs. The
+      learning rates are restored when training ends, so that a later warm start begins at
+      ``lr`` again.
     - When the budget ends without that stop, :attr:`still_improving_` tells whether the loss
       still fell by more than ``tol`` (absolutely, as in ``MLPClassifier``) over the last
       ``n_iter_no_change`` epochs: the estimator then warns that it has not converged.
@@ -141,6 +142,20 @@ class TrainingMonitor(Callback):
                 "standardize on); the input data may contain very large values."
             )
 
+    def _threshold(self, window, before, last, previous):
+        """The fall between two window means below which the loss is on a plateau.
+
+        ``MLPClassifier`` asks for an improvement of ``tol`` per epoch, so ``k * tol`` over a
+        window of ``k`` epochs (relative to the loss when it is above one); and a fall smaller
+        than its own standard error (the epoch-to-epoch noise of the two windows) is no
+        evidence of learning. A steady trend is never taken for noise: for a loss falling
+        linearly, the fall between the windows is about eight times its standard error.
+        """
+        k = len(window)
+        spread = sum((x - last) ** 2 for x in window) + sum((x - previous) ** 2 for x in before)
+        standard_error = math.sqrt(spread / (k - 1) / k) if k > 1 else 0.0
+        return max(k * self.tol * max(1.0, previous), standard_error)
+
     def on_epoch_end(self, net, **kwargs):
         loss = float(net.history[-1, "train_loss"])
         self._losses.append(loss)
@@ -154,9 +169,9 @@ class TrainingMonitor(Callback):
         self._since_change += 1
         if self._since_change < k or len(self._losses) < 2 * k:
             return
-        last = sum(self._losses[-k:]) / k
-        previous = sum(self._losses[-2 * k : -k]) / k
-        if previous - last >= self.tol * max(1.0, previous):
+        window, before = self._losses[-k:], self._losses[-2 * k : -k]
+        last, previous = sum(window) / k, sum(before) / k
+        if previous - last >= self._threshold(window, before, last, previous):
             return
         high = last > 0.01 * self._losses[0]  # a plateau well above zero loss: try smaller steps
         if self.lr_factor is not None and self._reductions < self.max_reductions and high:
