@@ -117,9 +117,10 @@ def _resample(X, length):
     return out.reshape(len(X3), -1)
 
 
-def bench_digits(quick):
+def bench_digits(quick, seeds=None):
     X, y = load_digits(return_X_y=True)
-    seeds = [0] if quick else [0, 1, 2, 3, 4]
+    if seeds is None:
+        seeds = [0] if quick else [0, 1, 2, 3, 4]
     out = {}
     for scale_name, scale in [("X/16", 16.0), ("raw", 1.0)]:
         for key in ["1nn", *MODELS]:
@@ -190,7 +191,7 @@ def bench_ucr(quick, names):
     return out
 
 
-def bench_bbc(quick):
+def bench_bbc(quick, folds_to_run=None):
     from sklearn_deep.datasets import load_bbc_news
     from sklearn_deep.preprocessing import TextToSequence
 
@@ -203,8 +204,8 @@ def bench_bbc(quick):
     for key in ["lstm", "transformer"]:
         rows = []
         for k, (tr, te) in enumerate(folds.split(X, y)):
-            if quick and k > 0:
-                break
+            if (quick and k > 0) or (folds_to_run is not None and k not in folds_to_run):
+                continue
             model = make_pipeline(TextToSequence(), MODELS[key](random_state=0))
             rows.append(_fit_score(model, X[tr], y[tr], X[te], y[te]))
             print(f"bbc {key:12s} fold {k} acc {rows[-1]['accuracy']:.3f}", flush=True)
@@ -218,6 +219,8 @@ def main(argv=None):
     parser.add_argument("--only", default="digits,ucr,bbc", help="comma-separated parts")
     parser.add_argument("--ucr", default=",".join(UCR_SETS), help="comma-separated UCR sets")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--seeds", default=None, help="digits split seeds (default 0-4)")
+    parser.add_argument("--folds", default=None, help="BBC folds to run (default all 5)")
     parser.add_argument("--out", default=None, help="output JSON path")
     args = parser.parse_args(argv)
     if args.threads:
@@ -226,11 +229,13 @@ def main(argv=None):
     result = {"benchmark": "defaults", "quick": args.quick, "metadata": _metadata()}
     t0 = time.perf_counter()
     if "digits" in parts:
-        result["digits"] = bench_digits(args.quick)
+        seeds = None if args.seeds is None else [int(v) for v in args.seeds.split(",")]
+        result["digits"] = bench_digits(args.quick, seeds)
     if "ucr" in parts:
         result["ucr"] = bench_ucr(args.quick, args.ucr.split(","))
     if "bbc" in parts:
-        result["bbc"] = bench_bbc(args.quick)
+        folds = None if args.folds is None else {int(v) for v in args.folds.split(",")}
+        result["bbc"] = bench_bbc(args.quick, folds)
     result["metadata"]["wall_s"] = round(time.perf_counter() - t0, 1)
     result["metadata"]["load_average_end"] = os.getloadavg()
     out = Path(args.out) if args.out else RESULTS / "defaults.json"

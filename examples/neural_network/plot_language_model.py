@@ -60,7 +60,7 @@ lm = CausalLanguageModel(
     random_state=0,
 )
 train_ppl, test_ppl = [], []
-for _ in range(20):
+for _ in range(12):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch per fit, on purpose
         lm.fit(X_train)

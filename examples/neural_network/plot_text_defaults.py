@@ -10,7 +10,7 @@ first 64 words (padding with 0), then :class:`~sklearn_deep.neural_network.LSTMC
 :class:`~sklearn_deep.neural_network.TransformerClassifier` learns word embeddings and the
 classifier on top, **with their default parameters** (only ``random_state``).
 
-To keep this example short it trains on 400 articles and reads only their first 64 words
+To keep this example short it trains on 300 articles and reads only their first 64 words
 (the headline and the lead carry the topic); TF-IDF with a linear model on the same words is
 the classic baseline for topic classification, shown in the same run.
 """
@@ -32,7 +32,7 @@ bunch = load_bbc_news()
 texts, labels = np.asarray(bunch.data, dtype=object), np.asarray(bunch.target)
 first_words = np.array([" ".join(text.split()[:64]) for text in texts], dtype=object)
 X_train, X_test, y_train, y_test = train_test_split(
-    first_words, labels, train_size=400, test_size=400, stratify=labels, random_state=0
+    first_words, labels, train_size=300, test_size=300, stratify=labels, random_state=0
 )
 print(X_train[0][:200], "...")
 
@@ -62,7 +62,7 @@ for name, pipe in pipelines.items():
 fig, (ax_acc, ax_cm) = plt.subplots(1, 2, figsize=(12, 4.5))
 ax_acc.barh(list(scores), list(scores.values()), color=["grey", "C0", "C1"])
 ax_acc.set_xlim(0.5, 1.0)
-ax_acc.set_xlabel("test accuracy (400 articles)")
+ax_acc.set_xlabel("test accuracy (300 articles)")
 lstm = pipelines["TextToSequence + LSTMClassifier()"]
 ConfusionMatrixDisplay.from_estimator(lstm, X_test, y_test, ax=ax_cm, colorbar=False)
 ax_cm.set_title("LSTMClassifier() on token ids")

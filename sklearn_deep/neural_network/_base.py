@@ -97,6 +97,35 @@ _PREDICT_BATCH_SIZE = 1024
 _AUTO_STEPS = 2000
 _AUTO_MIN_EPOCHS = 10
 _AUTO_MAX_EPOCHS = 200
+# ... and at most about this many training FLOPs (3x the forward count: forward and backward),
+# a minute or two on a 2-core CPU; a CUDA device gets _CUDA_FLOPS_FACTOR times more
+_AUTO_TRAINING_FLOPS = 5e12
+_CUDA_FLOPS_FACTOR = 100
+
+
+def forward_flops(module, x):
+    """FLOPs of ``module(x)``: torch's ``FlopCounterMode`` (matrix products, convolutions,
+    attention) plus the recurrent layers, which it does not see (``2 x steps x`` the weights
+    of every layer and direction)."""
+    from torch.nn.utils.rnn import PackedSequence
+    from torch.utils.flop_counter import FlopCounterMode
+
+    recurrent = []
+
+    def count(layer, inputs, output):
+        seq = inputs[0]
+        steps = seq.data.shape[0] if isinstance(seq, PackedSequence) else seq.shape[:-1].numel()
+        weights = sum(w.numel() for name, w in layer.named_parameters() if "weight" in name)
+        recurrent.append(2 * steps * weights)
+
+    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, nn.RNNBase)]
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return counter.get_total_flops() + sum(recurrent)
 
 
 class TensorBatchIterator:
@@ -194,18 +223,21 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         epochs, 'cosine' anneals it to zero over ``max_epochs`` epochs.
     max_epochs : int or 'auto', default='auto'
         Most passes over the training data in ``fit``. 'auto' sizes the budget from the data:
-        enough epochs for about 2,000 optimizer steps (``ceil(2000 / batches_per_epoch)``),
-        at least 10 and at most 200 epochs, so that small data sets get enough steps and
-        large ones a few passes. The convergence rule (``tol``) may end training earlier.
+        enough epochs for about 2,000 optimizer steps (``ceil(2000 / batches_per_epoch)``)
+        but at most about ``5e12`` training FLOPs (counted on the network for one sample;
+        100 times more on a CUDA device), at least 10 and at most 200 epochs, so that small
+        data sets get enough steps and large or long inputs a bounded time. The convergence
+        rule (``tol``) may end training earlier.
     tol : float or None, default=1e-4
-        Convergence tolerance on the training loss. Training stops when the epoch's mean
-        training loss has not improved on its best by a factor ``1 - tol`` for
-        ``n_iter_no_change`` consecutive epochs (never in the first tenth of the budget). The
-        rule is relative: a loss that keeps shrinking has not converged, however small.
-        When the budget ends while the loss still fell by more than ``tol`` over the last
-        ``n_iter_no_change`` epochs (scikit-learn's ``MLPClassifier`` rule), ``fit`` warns
-        with a ``ConvergenceWarning``. With ``early_stopping=True`` the validation loss
-        decides instead. None trains for the whole budget, without the warning.
+        Convergence tolerance on the training loss (``MLPClassifier``'s, per epoch, on
+        window means): a plateau is ``k = n_iter_no_change`` epochs whose mean loss is less
+        than ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
+        before, or less than the standard error of that difference. The first three
+        plateaus divide the learning rate by 5 (with ``lr_schedule=None``), the next one ends
+        training (never in the first tenth of the budget). When the budget ends while the
+        loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
+        With ``early_stopping=True`` the validation loss decides instead. None trains for
+        the whole budget, without the warning.
     batch_size : int or 'auto', default=32
         Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)``.
     early_stopping : bool, default=False
@@ -472,9 +504,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             return int(min(64, max(8, n_samples // 8)))
         return int(self.batch_size)
 
-    def _budget_epochs(self, n_samples):
+    def _budget_epochs(self, n_samples, sample_shape, n_classes):
         """Epochs of one ``fit``: ``max_epochs``, or for 'auto' about ``_AUTO_STEPS``
-        optimizer steps, clipped to [``_AUTO_MIN_EPOCHS``, ``_AUTO_MAX_EPOCHS``]."""
+        optimizer steps and at most ``_AUTO_TRAINING_FLOPS`` of training, clipped to
+        [``_AUTO_MIN_EPOCHS``, ``_AUTO_MAX_EPOCHS``]."""
         if self.max_epochs != "auto":
             return int(self.max_epochs)
         n_train = n_samples
@@ -482,13 +515,29 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
             n_train = max(1, n_samples - int(np.ceil(self.validation_fraction * n_samples)))
         batches = max(1, -(-n_train // self._effective_batch_size(n_samples)))
         epochs = -(-_AUTO_STEPS // batches)
+        if epochs > _AUTO_MIN_EPOCHS:
+            limit = _AUTO_TRAINING_FLOPS
+            if torch.device(self.device).type == "cuda":
+                limit *= _CUDA_FLOPS_FACTOR
+            per_epoch = 3 * n_train * self._sample_flops(sample_shape, n_classes)
+            epochs = min(epochs, int(limit // max(per_epoch, 1)))
         return int(min(_AUTO_MAX_EPOCHS, max(_AUTO_MIN_EPOCHS, epochs)))
+
+    def _sample_flops(self, sample_shape, n_classes):
+        """Forward FLOPs of the network for one sample of ``sample_shape``, counted on a
+        throw-away copy (built without touching the global random state)."""
+        module_cls, module_kwargs = self._build_module(tuple(sample_shape), n_classes)
+        with torch.random.fork_rng(devices=[]):
+            module = module_cls(**module_kwargs).eval()
+        tokens = getattr(self, "_input_kind", None) == "tokens"
+        x = torch.ones((1, *sample_shape), dtype=torch.int64 if tokens else torch.float32)
+        return forward_flops(module, x)
 
     def _make_net(self, sample_shape, n_classes, seed, n_samples):
         from skorch import NeuralNetClassifier
         from skorch.dataset import ValidSplit
 
-        self._n_epochs = self._budget_epochs(n_samples)
+        self._n_epochs = self._budget_epochs(n_samples, sample_shape, n_classes)
         module_cls, module_kwargs = self._build_module(tuple(sample_shape), n_classes)
         optimizer_kwargs = {"weight_decay": self.weight_decay}
         if self.optimizer in ("sgd", "rmsprop"):
@@ -610,7 +659,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                     f"{self.classes_.tolist()}."
                 )
             seed = self._seed(offset=len(self.net_.history))
-            self._n_epochs = self._budget_epochs(X.shape[0])
+            self._n_epochs = self._budget_epochs(X.shape[0], X.shape[1:], len(self.classes_))
         else:
             self._sample_shape = tuple(X.shape[1:])
             seed = self._seed()

@@ -102,15 +102,18 @@ class CNNClassifier(BaseNeuralClassifier):
         plateau of the training loss (at most 3 times; see ``tol``).
     max_epochs : int or 'auto', default='auto'
         Most passes over the training data. 'auto': enough epochs for about 2,000 optimizer
-        steps, at least 10 and at most 200 (small data sets get enough steps, large ones a
-        few passes); the convergence rule (``tol``) usually stops earlier.
+        steps but at most about ``5e12`` training FLOPs (counted on the network for one
+        sample; 100 times more on a CUDA device), at least 10 and at most 200 epochs (small
+        data sets get enough steps, large or long inputs a bounded time); the convergence
+        rule (``tol``) usually stops earlier.
     tol : float or None, default=1e-4
-        Relative convergence tolerance on the training loss: a plateau is ``n_iter_no_change``
-        epochs whose mean loss is not ``1 - tol`` times the mean of the ``n_iter_no_change``
-        epochs before. The first three plateaus divide the learning rate by 5 (with
-        ``lr_schedule=None``), the next one ends training. When the budget ends while the
-        loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
-        None trains for the whole budget.
+        Convergence tolerance on the training loss (``MLPClassifier``'s, per epoch, on
+        window means): a plateau is ``k = n_iter_no_change`` epochs whose mean loss is less
+        than ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
+        before, or less than the standard error of that difference. The first three
+        plateaus divide the learning rate by 5 (with ``lr_schedule=None``), the next one ends
+        training. When the budget ends while the loss still fell by more than ``tol``,
+        ``fit`` warns with a ``ConvergenceWarning``. None trains for the whole budget.
     batch_size : int or 'auto', default='auto'
         Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)`` (several steps per
         epoch on tiny data sets, batches of 64 on large ones).

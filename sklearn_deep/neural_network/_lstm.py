@@ -84,11 +84,12 @@ class LSTMClassifier(BaseSequenceClassifier):
         by default NaN, so variable-length series padded with NaN at the end (as the UCR/UEA
         loaders return them) work as they are. None: no padding (NaN is then an error).
     patch_size : int, 'auto' or None, default='auto'
-        Real-valued sequences only: read non-overlapping patches of ``patch_size`` steps as
-        one step (all their values projected linearly, a strided convolution), so a long
-        series costs tens of steps, not hundreds. 'auto' uses the smallest patch that reads
-        the fitted length ``T`` in at most 64 patches (``ceil(T / 64)``; no patching up to 64
-        steps). 1 or None turns patching off.
+        Read non-overlapping patches of ``patch_size`` steps as one step, so a long sequence
+        costs tens of steps, not hundreds: for real-valued series all the patch's values
+        projected linearly (a strided convolution), for tokens the mean embedding of its
+        tokens (a bag of words for each stretch of a long text). 'auto' uses the smallest
+        patch that reads the fitted length ``T`` in at most 64 patches (``ceil(T / 64)``; no
+        patching up to 64 steps). 1 or None turns patching off.
     standardize : {'auto', 'channel'} or None, default='auto'
         Real-valued sequences only: standardisation learned in ``fit`` (padding excluded) and
         kept in the module, so raw, z-normalised and unscaled inputs train alike. 'channel':
@@ -111,15 +112,18 @@ class LSTMClassifier(BaseSequenceClassifier):
         plateau of the training loss (at most 3 times; see ``tol``).
     max_epochs : int or 'auto', default='auto'
         Most passes over the training data. 'auto': enough epochs for about 2,000 optimizer
-        steps, at least 10 and at most 200 (small data sets get enough steps, large ones a
-        few passes); the convergence rule (``tol``) usually stops earlier.
+        steps but at most about ``5e12`` training FLOPs (counted on the network for one
+        sample; 100 times more on a CUDA device), at least 10 and at most 200 epochs (small
+        data sets get enough steps, large or long inputs a bounded time); the convergence
+        rule (``tol``) usually stops earlier.
     tol : float or None, default=1e-4
-        Relative convergence tolerance on the training loss: a plateau is ``n_iter_no_change``
-        epochs whose mean loss is not ``1 - tol`` times the mean of the ``n_iter_no_change``
-        epochs before. The first three plateaus divide the learning rate by 5 (with
-        ``lr_schedule=None``), the next one ends training. When the budget ends while the
-        loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
-        None trains for the whole budget.
+        Convergence tolerance on the training loss (``MLPClassifier``'s, per epoch, on
+        window means): a plateau is ``k = n_iter_no_change`` epochs whose mean loss is less
+        than ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
+        before, or less than the standard error of that difference. The first three
+        plateaus divide the learning rate by 5 (with ``lr_schedule=None``), the next one ends
+        training. When the budget ends while the loss still fell by more than ``tol``,
+        ``fit`` warns with a ``ConvergenceWarning``. None trains for the whole budget.
     batch_size : int or 'auto', default='auto'
         Mini-batch size; 'auto' uses ``clip(n_samples // 8, 8, 64)`` (several steps per
         epoch on tiny data sets, batches of 64 on large ones).
@@ -301,8 +305,9 @@ class LSTMClassifier(BaseSequenceClassifier):
 
         Returns
         -------
-        weights : ndarray of shape (n_samples, T)
-            Non-negative, zero on padding steps, each row sums to one.
+        weights : ndarray of shape (n_samples, T')
+            Non-negative, zero on padding steps, each row sums to one. ``T'`` is the number
+            of steps read: ``ceil(T / p)`` for patches of ``p`` steps (see ``patch_size``).
         """
         check_is_fitted(self)
         if self.pooling != "attention":

@@ -111,11 +111,12 @@ class SequenceInput(nn.Module):
     padding_value : float or None, default=None
         Padding value of continuous input (NaN allowed).
     patch_size : int, default=1
-        Continuous input only: non-overlapping patches of ``patch_size`` steps become one
-        step of ``patch_size * C`` values (a strided convolution with kernel and stride
-        ``patch_size`` once projected), so a series of ``T`` steps is read as
-        ``ceil(T / patch_size)`` steps; the sequence is padded with zeros at the end to a
-        whole number of patches. Needs ``embedding_dim`` when above 1.
+        Non-overlapping patches of ``patch_size`` steps become one step, so a sequence of
+        ``T`` steps is read as ``ceil(T / patch_size)`` steps (padded at the end to a whole
+        number of patches). Continuous input: the patch's ``patch_size * C`` values are
+        projected linearly (a strided convolution with kernel and stride ``patch_size``);
+        needs ``embedding_dim``. Tokens: the mean embedding of the patch's tokens (padding
+        excluded), a bag of words for each stretch of a long text.
     standardize : {'channel', 'feature'}, bool or None, default=False
         Continuous input only: a :class:`~sklearn_deep.neural_network.Standardize` layer
         before padding is zeroed and patches are formed, its statistics set by the
@@ -146,8 +147,8 @@ class SequenceInput(nn.Module):
         self.patch_size = int(patch_size)
         if self.patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
-        if self.patch_size > 1 and (input_type == "tokens" or embedding_dim is None):
-            raise ValueError("patch_size > 1 needs continuous input and an embedding_dim")
+        if self.patch_size > 1 and embedding_dim is None:
+            raise ValueError("patch_size > 1 needs an embedding_dim")
         self.input_scaler = None
         if standardize and input_type == "continuous":
             by_step = standardize == "feature"
@@ -197,7 +198,17 @@ class SequenceInput(nn.Module):
         lengths = sequence_lengths(is_padding)
         if self.input_type == "tokens":
             ids = X.long().clamp(min=0, max=self.vocab_size)
-            return self.embedding(ids), lengths
+            H = self.embedding(ids)
+            if self.patch_size > 1:  # mean embedding of each patch's tokens, padding excluded
+                p = self.patch_size
+                n, T, D = H.shape
+                n_patches = -(-T // p)
+                H = F.pad(H, (0, 0, 0, n_patches * p - T)).reshape(n, n_patches, p, D)
+                counts = F.pad((~is_padding).to(H.dtype), (0, n_patches * p - T))
+                counts = counts.reshape(n, n_patches, p).sum(dim=2, keepdim=True)
+                H = H.sum(dim=2) / counts.clamp(min=1.0)
+                lengths = torch.div(lengths + p - 1, p, rounding_mode="floor")
+            return H, lengths
         if self.input_scaler is not None:
             X = self.input_scaler(X)
         if self.padding_value is not None:  # padding steps read as zeros (NaN included)

@@ -108,6 +108,38 @@ def svd_token_embedding(X, n_rows, padding_idx, n_components, random_state):
     return rows, vectors
 
 
+class TrimTrailingPadding:
+    """Training-batch transform: drop the steps after the longest sequence of the batch.
+
+    Variable-length data are padded to the longest sequence of the whole training set; a
+    batch of shorter ones (most batches, for text) then trains on its own longest length,
+    which the masked models read exactly as the padded batch (the same outputs and
+    gradients), in a fraction of the time.
+
+    Parameters
+    ----------
+    padding : int or float
+        The padding token id, or the padding value of real-valued sequences (NaN allowed):
+        a step is padding when every channel equals it.
+    """
+
+    def __init__(self, padding):
+        self.padding = padding
+
+    def __call__(self, xb):
+        if xb.dim() < 2 or xb.shape[1] < 2:
+            return xb
+        if isinstance(self.padding, float) and math.isnan(self.padding):
+            is_padding = torch.isnan(xb)
+        else:
+            is_padding = xb == self.padding
+        if xb.dim() == 3:
+            is_padding = is_padding.all(dim=2)
+        observed = torch.nonzero(~is_padding.all(dim=0))
+        length = int(observed[-1, 0]) + 1 if len(observed) else 1
+        return xb if length == xb.shape[1] else xb[:, :length]
+
+
 def _no_y(y):
     return isinstance(y, str) and y == "no_validation"
 
@@ -264,9 +296,9 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
         return X
 
     def _patch_size(self, sample_shape):
-        """Steps per patch for the fitted input: 1 for tokens; for 'auto' the smallest patch
-        that reads ``T`` steps as at most ``_AUTO_PATCHES`` patches."""
-        if self._input_kind == "tokens" or self.patch_size is None:
+        """Steps per patch for the fitted input; for 'auto' the smallest patch that reads
+        ``T`` steps (tokens or real-valued) as at most ``_AUTO_PATCHES`` patches."""
+        if self.patch_size is None:
             return 1
         if self.patch_size == "auto":
             return max(1, -(-int(sample_shape[0]) // _AUTO_PATCHES))
@@ -279,6 +311,7 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
                 "input_type": "tokens",
                 "vocab_size": self._vocab_size,
                 "padding_idx": self.padding_idx,
+                "patch_size": self._patch_size(sample_shape),
             }
         return {
             "input_type": "continuous",
@@ -331,6 +364,15 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
         with torch.no_grad():
             weight = embedding.weight
             weight[torch.from_numpy(rows)] = torch.from_numpy(vectors).to(weight)
+
+    def _train_batch_transform(self, sample_shape):
+        if self._input_kind == "tokens":
+            padding = self.padding_idx
+        elif self._standardize == "feature":  # per-step statistics need every step
+            padding = None
+        else:
+            padding = None if self.padding_value is None else float(self.padding_value)
+        return None if padding is None else TrimTrailingPadding(padding)
 
     def _callback_list(self, seed):
         callbacks = super()._callback_list(seed)

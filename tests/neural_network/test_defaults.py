@@ -144,17 +144,54 @@ def test_budget_end_warns_only_while_the_loss_still_falls():
         LSTMClassifier(max_epochs=2, tol=None, random_state=0).fit(X, y)
 
 
+def _fitted_cnn(length):
+    """A CNN fitted for one epoch on signals of ``length`` steps (the budget is computed from
+    the fitted input's layout)."""
+    rng = np.random.default_rng(0)
+    clf = CNNClassifier(max_epochs=1, random_state=0)
+    clf.fit(rng.normal(size=(12, 1, length)), np.arange(12) % 3)
+    return clf.set_params(max_epochs="auto")
+
+
 @pytest.mark.parametrize(
     "n_samples, batch, expected",
     [(36, 8, 200), (300, 37, 200), (1257, 64, 100), (60000, 64, 10)],
 )
 def test_auto_budget_gives_small_data_enough_steps(n_samples, batch, expected):
-    clf = CNNClassifier(batch_size="auto")
+    clf = _fitted_cnn(16)
     assert clf._effective_batch_size(n_samples) == batch
-    assert clf._budget_epochs(n_samples) == expected
+    assert clf._budget_epochs(n_samples, (1, 16), 3) == expected
     steps = math.ceil(n_samples / batch) * expected
     assert steps >= min(2000, 200 * math.ceil(n_samples / batch))
-    assert CNNClassifier(max_epochs=7)._budget_epochs(n_samples) == 7
+    assert clf.set_params(max_epochs=7)._budget_epochs(n_samples, (1, 16), 3) == 7
+
+
+def test_auto_budget_bounds_the_training_compute():
+    from sklearn_deep.neural_network._base import _AUTO_TRAINING_FLOPS
+
+    clf = _fitted_cnn(1500)
+    shape = (1, 1500)  # long signals: the compute, not the step count, sets the budget
+    flops = clf._sample_flops(shape, 3)
+    for n_samples in (300, 1000):
+        epochs = clf._budget_epochs(n_samples, shape, 3)
+        assert 10 <= epochs < math.ceil(2000 / math.ceil(n_samples / 37))
+        assert 3 * flops * n_samples * epochs <= _AUTO_TRAINING_FLOPS
+        assert 3 * flops * n_samples * (epochs + 1) > _AUTO_TRAINING_FLOPS
+    # a CUDA device is given more compute; the count never touches the global random state
+    state = torch.random.get_rng_state()
+    assert clf.set_params(device="cuda")._budget_epochs(300, shape, 3) == 200
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_flop_count_includes_recurrent_layers():
+    from sklearn_deep.neural_network._base import forward_flops
+
+    lstm = torch.nn.LSTM(4, 8, num_layers=2, batch_first=True, bidirectional=True)
+    x = torch.ones(1, 30, 4)
+    weights = sum(w.numel() for name, w in lstm.named_parameters() if "weight" in name)
+    assert forward_flops(lstm, x) == 2 * 30 * weights
+    linear = torch.nn.Linear(5, 7)
+    assert forward_flops(linear, torch.ones(3, 5)) == 2 * 3 * 5 * 7
 
 
 # --------------------------------------------------------------------------- input scaling
@@ -275,6 +312,82 @@ def test_patching_can_be_turned_off_and_sized():
     assert (
         TransformerClassifier(patch_size=10, max_epochs=1).fit(X, y).module_.input.patch_size == 10
     )
+
+
+@pytest.fixture(scope="module")
+def fitted_token_models():
+    rng = np.random.default_rng(0)
+    X = rng.integers(1, 30, size=(40, 200))  # 200 tokens: read in patches of 4
+    X[::3, 120:] = 0  # shorter texts, padded with 0
+    y = ((X[:, :50] < 5).sum(axis=1) > 8).astype(int)
+    return X, [
+        cls(max_epochs=2, random_state=0).fit(X, y)
+        for cls in (LSTMClassifier, TransformerClassifier)
+    ]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 200), st.integers(0, 5))
+def test_long_texts_are_read_as_patches_of_mean_embeddings(fitted_token_models, length, row):
+    X, models = fitted_token_models
+    short = X[row : row + 1, :length]
+    padded = np.zeros_like(X[row : row + 1])
+    padded[:, :length] = short
+    for clf in models:
+        assert clf.module_.input.patch_size == 4  # ceil(200 / 64)
+        # any length at predict: trailing padding changes nothing
+        np.testing.assert_allclose(
+            clf.predict_proba(short), clf.predict_proba(padded), rtol=0, atol=1e-12
+        )
+    # each patch is the mean embedding of its non-padding tokens
+    inp = models[0].module_.input
+    ids = torch.as_tensor(padded)
+    H, lengths = inp(ids)
+    emb = inp.embedding.weight.detach()
+    for j in range(H.shape[1]):
+        chunk = padded[0, 4 * j : 4 * j + 4]
+        tokens = chunk[chunk != 0]
+        expected = emb[tokens].mean(dim=0) if len(tokens) else torch.zeros(emb.shape[1])
+        torch.testing.assert_close(H[0, j].detach(), expected.to(H.dtype))
+    observed = int(np.flatnonzero(padded[0])[-1]) + 1  # the text ends at its last token
+    assert int(lengths[0]) == math.ceil(observed / 4)
+
+
+@pytest.mark.parametrize("cls", [LSTMClassifier, TransformerClassifier])
+@pytest.mark.parametrize("tokens", [True, False])
+def test_training_batches_drop_trailing_padding_without_changing_the_loss(cls, tokens):
+    from sklearn_deep.neural_network._sequence_base import TrimTrailingPadding
+
+    rng = np.random.default_rng(0)
+    if tokens:
+        X = rng.integers(1, 20, size=(12, 30))
+        X[:, 17:] = 0
+        X[3, 25:] = 0  # one row longer than the rest: the batch keeps 25 steps
+        X[3, 17:25] = 7
+    else:
+        X = rng.normal(size=(12, 30, 2))
+        X[:, 17:] = np.nan
+        X[3, 17:25] = 1.0
+    y = np.arange(12) % 2
+    clf = cls(max_epochs=1, random_state=0).fit(X, y)
+    transform = clf.net_.get_iterator(clf.net_.get_dataset(X), training=True).transform
+    assert isinstance(transform, TrimTrailingPadding)
+    xb = torch.as_tensor(clf._prepare_X(X, reset=False))
+    if not tokens:
+        xb = xb.float()
+    trimmed = transform(xb)
+    assert trimmed.shape[1] == 25
+    module = clf.module_.train(False)
+    loss = torch.nn.functional.cross_entropy
+    target = torch.as_tensor(y)
+    grads = []
+    for batch in (xb, trimmed):
+        module.zero_grad()
+        value = loss(module(batch), target)
+        value.backward()
+        grads.append([p.grad.clone() for p in module.parameters() if p.grad is not None])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- numerical guards
