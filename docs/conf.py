@@ -27,6 +27,7 @@ release = sklearn_deep.__version__
 version = ".".join(release.split(".")[:2])
 
 extensions = [
+    "sphinx.ext.intersphinx",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
@@ -34,6 +35,15 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
+
+# Every cross-reference must resolve (a broken one fails the build, which runs with -W). The
+# inventories of scikit-learn, NumPy, PyTorch, SciPy and Python are written from the installed
+# packages (no network at build time): see _offline_inventories.py.
+nitpicky = True
+from _offline_inventories import intersphinx_mapping as _offline_mapping  # noqa: E402
+
+intersphinx_mapping = _offline_mapping(os.path.join(os.path.dirname(__file__), "_build", "inv"))
+intersphinx_disabled_reftypes = ["std:doc"]
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/README.rst"]

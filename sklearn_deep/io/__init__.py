@@ -1,8 +1,8 @@
 """Save and load estimators without pickle: nothing in a model file is ever executed.
 
-:func:`dump` writes an estimator (fitted or not, a Pipeline or a fitted ``GridSearchCV``
+:func:`~sklearn_deep.io.dump` writes an estimator (fitted or not, a Pipeline or a fitted ``GridSearchCV``
 included) to one zip file: a JSON manifest of hyper-parameters and fitted attributes, NumPy
-arrays as ``.npy`` members and network weights as safetensors. :func:`load` rebuilds it,
+arrays as ``.npy`` members and network weights as safetensors. :func:`~sklearn_deep.io.load` rebuilds it,
 refusing types that are not trusted. See :ref:`persistence` for the security model.
 """
 
@@ -87,13 +87,13 @@ def dump(estimator, path):
 
 
 def get_untrusted_types(path):
-    """Names of the types and functions in a saved file that :func:`load` does not trust by
+    """Names of the types and functions in a saved file that :func:`~sklearn_deep.io.load` does not trust by
     default, without building anything from the file.
 
     Parameters
     ----------
     path : str, path-like or readable binary file object
-        File written by :func:`dump`.
+        File written by :func:`~sklearn_deep.io.dump`.
 
     Returns
     -------
@@ -117,7 +117,7 @@ def get_untrusted_types(path):
 
 
 def load(path, *, trusted=None):
-    """Load an estimator saved by :func:`dump`, without executing anything from the file.
+    """Load an estimator saved by :func:`~sklearn_deep.io.dump`, without executing anything from the file.
 
     The manifest is checked first: format version, member names and every type the file
     names. Classes and functions defined in ``sklearn_deep`` and scikit-learn are trusted;
@@ -132,7 +132,7 @@ def load(path, *, trusted=None):
     Parameters
     ----------
     path : str, path-like or readable binary file object
-        File written by :func:`dump`.
+        File written by :func:`~sklearn_deep.io.dump`.
     trusted : list of str or None, default=None
         Fully qualified names (``module.QualName``, as listed by :func:`get_untrusted_types`)
         of further types and functions to accept.

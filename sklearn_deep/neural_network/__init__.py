@@ -1,7 +1,7 @@
 """Neural network classifiers on PyTorch through skorch (the only subpackage importing torch).
 
 :class:`BaseNeuralClassifier` is the shared scikit-learn shell (validation, labels, seeding,
-tags, skorch composition; see :mod:`sklearn_deep.neural_network._base` for its extension
+tags, skorch composition; see ``sklearn_deep.neural_network._base`` for its extension
 point); :class:`CNNClassifier` (convolutional), :class:`LSTMClassifier` and
 :class:`TransformerClassifier` (sequences) are built on it; :class:`CausalLanguageModel`
 is a density estimator over token sequences (autoregressive Transformer or RNN). The torch

@@ -157,7 +157,7 @@ class LSTMClassifier(BaseSequenceClassifier):
     net_ : skorch.NeuralNetClassifier
         The trained skorch net.
     module_ : torch.nn.Module
-        The trained :class:`~sklearn_deep.neural_network._seq_modules.RecurrentClassifierModule`.
+        The trained ``RecurrentClassifierModule``.
     history_ : skorch.History
         Per-epoch training history.
     n_iter_ : int

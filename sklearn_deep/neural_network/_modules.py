@@ -176,6 +176,18 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Identity()
 
     def forward(self, x):
+        """``act(norm(conv(act(norm(conv(x))))) + shortcut(x))`` for x of shape (n, C_in, ...).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, in_channels, *spatial)
+            Feature maps.
+
+        Returns
+        -------
+        out : Tensor of shape (n, out_channels, *spatial_out)
+            The block's output (spatial size divided by ``stride``).
+        """
         out = self.act1(self.norm1(self.conv1(x)))
         out = self.norm2(self.conv2(out))
         return self.act2(out + self.shortcut(x))

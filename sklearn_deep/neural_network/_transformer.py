@@ -158,7 +158,7 @@ class TransformerClassifier(BaseSequenceClassifier):
         The trained skorch net.
     module_ : torch.nn.Module
         The trained
-        :class:`~sklearn_deep.neural_network._seq_modules.TransformerClassifierModule`.
+        ``TransformerClassifierModule``.
     history_ : skorch.History
         Per-epoch training history.
     n_iter_ : int
