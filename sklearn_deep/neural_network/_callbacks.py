@@ -5,7 +5,12 @@ import math
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["TrainingMonitor", "early_stopping_callback", "lr_schedule_callback"]
+__all__ = [
+    "TrainingMonitor",
+    "early_stopping_callback",
+    "loss_plateau",
+    "lr_schedule_callback",
+]
 
 
 def _silent(*args, **kwargs):
@@ -63,6 +68,39 @@ def early_stopping_callback(patience, verbose=0):
         load_best=True,
         sink=print if verbose else _silent,
     )
+
+
+def loss_plateau(losses, k, tol):
+    """Whether a training-loss curve ends on a plateau: the convergence rule of
+    :class:`TrainingMonitor`, shared by every network of the package.
+
+    The mean loss of the last ``k`` epochs is less than ``k * tol * max(1, previous)`` below
+    the mean ``previous`` of the ``k`` epochs before (``MLPClassifier``'s ``tol`` per epoch,
+    on window means), or that fall is smaller than its standard error (the windows'
+    epoch-to-epoch noise). A steady trend is never taken for noise: for a loss falling
+    linearly, the fall between the windows is about eight times its standard error.
+
+    Parameters
+    ----------
+    losses : sequence of float
+        Mean training loss of each epoch, oldest first.
+    k : int
+        Window length (``n_iter_no_change``).
+    tol : float
+        Tolerance per epoch.
+
+    Returns
+    -------
+    plateau : bool
+        False while fewer than ``2 k`` epochs are known.
+    """
+    if len(losses) < 2 * k:
+        return False
+    window, before = losses[-k:], losses[-2 * k : -k]
+    last, previous = sum(window) / k, sum(before) / k
+    spread = sum((x - last) ** 2 for x in window) + sum((x - previous) ** 2 for x in before)
+    standard_error = math.sqrt(spread / (k - 1) / k) if k > 1 else 0.0
+    return previous - last < max(k * tol * max(1.0, previous), standard_error)
 
 
 class TrainingMonitor(Callback):
@@ -142,20 +180,6 @@ class TrainingMonitor(Callback):
                 "standardize on); the input data may contain very large values."
             )
 
-    def _threshold(self, window, before, last, previous):
-        """The fall between two window means below which the loss is on a plateau.
-
-        ``MLPClassifier`` asks for an improvement of ``tol`` per epoch, so ``k * tol`` over a
-        window of ``k`` epochs (relative to the loss when it is above one); and a fall smaller
-        than its own standard error (the epoch-to-epoch noise of the two windows) is no
-        evidence of learning. A steady trend is never taken for noise: for a loss falling
-        linearly, the fall between the windows is about eight times its standard error.
-        """
-        k = len(window)
-        spread = sum((x - last) ** 2 for x in window) + sum((x - previous) ** 2 for x in before)
-        standard_error = math.sqrt(spread / (k - 1) / k) if k > 1 else 0.0
-        return max(k * self.tol * max(1.0, previous), standard_error)
-
     def on_epoch_end(self, net, **kwargs):
         loss = float(net.history[-1, "train_loss"])
         self._losses.append(loss)
@@ -169,10 +193,9 @@ class TrainingMonitor(Callback):
         self._since_change += 1
         if self._since_change < k or len(self._losses) < 2 * k:
             return
-        window, before = self._losses[-k:], self._losses[-2 * k : -k]
-        last, previous = sum(window) / k, sum(before) / k
-        if previous - last >= self._threshold(window, before, last, previous):
+        if not loss_plateau(self._losses, k, self.tol):
             return
+        last = sum(self._losses[-k:]) / k
         high = last > 0.01 * self._losses[0]  # a plateau well above zero loss: try smaller steps
         if self.lr_factor is not None and self._reductions < self.max_reductions and high:
             self._reductions += 1

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._base import _forked_torch_rng
+from ._callbacks import loss_plateau
 from ._lm_modules import CausalLanguageModule
 
 __all__ = ["CausalLanguageModel"]
@@ -80,10 +81,13 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
         Passes over the training windows. 'auto': enough epochs for about 1,000 optimizer
         steps, between 5 and 100 epochs.
     tol : float, default=1e-3
-        Training stops once the mean training loss (nats per token) of an epoch has not
-        improved on the best one by at least ``tol`` for ``n_iter_no_change`` epochs in a row.
+        Convergence tolerance per epoch on the mean training loss (nats per token), the
+        classifiers' rule: training stops once the mean loss of the last
+        ``k = n_iter_no_change`` epochs is less than ``k * tol * max(1, previous)`` below the
+        mean ``previous`` of the ``k`` epochs before, or less than the standard error of that
+        difference (a fall within the epoch-to-epoch noise).
     n_iter_no_change : int, default=5
-        Patience of the convergence test, in epochs.
+        Window of the convergence test, in epochs.
     gradient_clipping : float or None, default=1.0
         Largest gradient norm (None: no clipping).
     warm_start : bool, default=False
@@ -390,7 +394,7 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
     def _train(self, windows, n_epochs, device):
         module, optimizer = self.module_, self._optimizer
         module.train()
-        best, no_change, converged = math.inf, 0, False
+        start, converged = len(self.loss_curve_), False
         try:
             for _ in range(n_epochs):
                 tic = time.perf_counter()
@@ -425,12 +429,8 @@ class CausalLanguageModel(DensityMixin, BaseEstimator):
                         f"epoch {self.n_iter_:4d}  loss {epoch_loss:.4f} nats/token  "
                         f"({time.perf_counter() - tic:.2f} s)"
                     )
-                if epoch_loss < best - self.tol:
-                    best, no_change = epoch_loss, 0
-                else:
-                    no_change += 1
-                if no_change >= self.n_iter_no_change:
-                    converged = True
+                if loss_plateau(self.loss_curve_[start:], self.n_iter_no_change, self.tol):
+                    converged = True  # the classifiers' rule (TrainingMonitor)
                     break
         finally:
             module.eval()
