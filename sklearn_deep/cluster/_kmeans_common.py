@@ -83,6 +83,27 @@ def _move_sample(X, mean, i, w, old, new, b, sums, wsums, counts):
 
 
 @njit(cache=CACHE)
+def _relabel_rows(data, rows, r0, new, m, b, update_centers):
+    """Give samples ``rows[r0 + r]`` the labels ``new[r]`` for ``r < m``, moving those that
+    change in the running sums of block ``b`` when ``update_centers`` (in sample order);
+    returns the number of changed labels. ``data = (X, mean, sample_weight, centers,
+    labels, sums, wsums, counts)`` (one call per tile: a tuple of arrays costs a little
+    per call)."""
+    X, mean, sample_weight, _, labels, sums, wsums, counts = data
+    changed = 0
+    for r in range(m):
+        i = rows[r0 + r]
+        if new[r] != labels[i]:
+            changed += 1
+            if update_centers:
+                _move_sample(
+                    X, mean, i, sample_weight[i], labels[i], new[r], b, sums, wsums, counts
+                )
+            labels[i] = new[r]
+    return changed
+
+
+@njit(cache=CACHE)
 def _half_separation_into(centers, eps, out):
     n_clusters, n_features = centers.shape
     out[:] = np.inf

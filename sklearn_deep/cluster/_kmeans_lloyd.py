@@ -13,13 +13,13 @@ from .._kernel_blocks import (
     CHUNK_SIZE,
     TILE_SAMPLES,
     TILE_STRIDE,
-    _dot_tile4,
     _gather_transposed,
     _pad4,
     for_each_block,
 )
 from .._numba_config import CACHE
 from ._kmeans_common import _move_sample
+from ._kmeans_rank import _rank_tile
 
 # up to this many centres (any number for float32 data), the ranking products run in the
 # fused register-tiled kernel (samples transposed into a (n_features, TILE_SAMPLES) buffer);
@@ -28,7 +28,7 @@ FUSED_MAX_CLUSTERS = 64
 
 
 # ---------------------------------------------------------------------------------------------
-# fused ranking products for few centres: samples transposed, register tiles
+# fused ranking for few centres: samples transposed, the register-blocked micro-kernel
 
 
 def _use_fused(n_clusters, itemsize):
@@ -49,51 +49,6 @@ def _pack_centers(centers_t, centers_sq, dtype_like):
     for j in range(n_clusters):
         csq[j] = centers_sq[j]
     return U, csq
-
-
-@njit(cache=CACHE)
-def _argmin_fused(Xt, m, U, csq, acc, best, best_val):
-    """First argmin over centres of ``csq[j] - 2 <x, c_j>`` for the ``m`` samples in ``Xt``.
-
-    Writes ``best`` (int32) and ``best_val`` (X's dtype), both of shape (TILE_SAMPLES,).
-    """
-    two = Xt.dtype.type(2.0)
-    for i in range(m):
-        best_val[i] = np.inf
-        best[i] = 0
-    a0 = acc[0]
-    a1 = acc[1]
-    a2 = acc[2]
-    a3 = acc[3]
-    for j in range(0, U.shape[1], 4):
-        _dot_tile4(Xt, m, U, j, acc)
-        # the four centres of the tile in order, one load and store of the running best
-        c0 = csq[j]
-        c1 = csq[j + 1]
-        c2 = csq[j + 2]
-        c3 = csq[j + 3]
-        j0 = np.int32(j)
-        for i in range(m):
-            bv = best_val[i]
-            bi = best[i]
-            v = c0 - two * a0[i]
-            lt = v < bv
-            bv = v if lt else bv
-            bi = j0 if lt else bi
-            v = c1 - two * a1[i]
-            lt = v < bv
-            bv = v if lt else bv
-            bi = j0 + 1 if lt else bi
-            v = c2 - two * a2[i]
-            lt = v < bv
-            bv = v if lt else bv
-            bi = j0 + 2 if lt else bi
-            v = c3 - two * a3[i]
-            lt = v < bv
-            bv = v if lt else bv
-            bi = j0 + 3 if lt else bi
-            best_val[i] = bv
-            best[i] = bi
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,7 +92,7 @@ def _lloyd_iter_dense(
 
     As scikit-learn, centres are ranked by ``||c_j||^2 - 2 <x, c_j>``. Up to
     ``FUSED_MAX_CLUSTERS`` centres the cross term comes from the fused register tiles
-    (:func:`_dot_tile4`, X's dtype); above, from a BLAS product over chunks of
+    (:func:`~._kmeans_rank._rank_tile`, X's dtype); above, from a BLAS product over chunks of
     ``CHUNK_SIZE`` samples (call with BLAS limited to one thread: the kernel is already
     parallel over blocks).
 
@@ -197,14 +152,14 @@ def _lloyd_block_fused(args, b, start, end):
     (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers) = args
     changed = 0
     Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=X.dtype)
-    acc = np.empty((4, TILE_SAMPLES), dtype=X.dtype)
     best = np.empty(TILE_SAMPLES, dtype=np.int32)
-    best_val = np.empty(TILE_SAMPLES, dtype=X.dtype)
+    b1 = np.empty(TILE_SAMPLES, dtype=X.dtype)
+    b2 = np.empty(TILE_SAMPLES, dtype=X.dtype)
     rows = np.arange(start, end)
     for s in range(start, end, TILE_SAMPLES):
         m = min(TILE_SAMPLES, end - s)
         _gather_transposed(X, mean, rows, s - start, m, Xt)
-        _argmin_fused(Xt, m, U, csq, acc, best, best_val)
+        _rank_tile(Xt, m, U, csq, best, b1, b2)
         for r in range(m):
             i = s + r
             if best[r] != labels[i]:
