@@ -69,14 +69,15 @@ def _bounds_filter(data, bounds, retest, start, end, todo):
     grow = 1.0 + eps
     for s in range(start, end, TILE_SAMPLES):
         m = min(TILE_SAMPLES, end - s)
-        if n_groups == 1:  # Hamerly: vectorised over samples
+        if n_groups == 1:  # Hamerly: vectorised over samples (lower as a 1-D view)
             gs = group_shift[0]
+            low = lower.reshape(lower.shape[0])
             for r in range(m):
                 i = s + r
                 a = labels[i]
                 u = upper[i] + shift[a] * grow
-                glb = lower[i, 0] - gs
-                lower[i, 0] = glb
+                glb = low[i] - gs
+                low[i] = glb
                 upper[i] = u
                 two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
                 ok[r] = _bound_test(u, glb, half_sep[a], two_delta)
@@ -239,7 +240,7 @@ def _yinyang_iter_dense(
     data = (X, mean, sample_weight, centers, labels, sums, wsums, counts)
     bounds = (x_sq, half_sep, shift, group_shift, upper, lower, c_max_sq, eps, delta_scale)
     head = data + bounds + (bool(use_bounds), bool(update_centers), retest, n_ranked)
-    if _use_fused(n_clusters, X.itemsize):
+    if _use_fused(n_clusters, n_features, X.itemsize):
         rank = _pack_centers(centers_t, centers_sq, X[:0, 0])
         for_each_block(_yinyang_block_fused, head + rank, X.shape[0], n_changed)
     else:

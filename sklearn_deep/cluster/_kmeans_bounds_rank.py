@@ -35,21 +35,28 @@ def _bounded_rows_fused(data, bounds, update_centers, rank, todo, n_todo, b):
     best = np.empty(TILE_SAMPLES, dtype=np.int32)
     b1 = np.empty(TILE_SAMPLES, dtype=X.dtype)
     b2 = np.empty(TILE_SAMPLES, dtype=X.dtype)
+    xs = np.empty(TILE_SAMPLES)
+    up_t = np.empty(TILE_SAMPLES)
+    lo_t = np.empty(TILE_SAMPLES)
     changed = 0
     for t0 in range(0, n_todo, TILE_SAMPLES):
         m = min(TILE_SAMPLES, n_todo - t0)
         _gather_transposed(X, mean, todo, t0, m, Xt)
         _rank_tile(Xt, m, U, csq, best, b1, b2)
+        # the bounds in tile order (vectorised), then scattered to the samples
+        for r in range(m):
+            xs[r] = x_sq[todo[t0 + r]]
+        for r in range(m):
+            dl_r = delta_scale * (xs[r] + c_max_sq)
+            up = xs[r] + b1[r] + dl_r
+            lo = xs[r] + b2[r] - dl_r
+            up_t[r] = math.sqrt(up if up > 0.0 else 0.0) * (1.0 + eps)
+            lo_t[r] = math.sqrt(lo if lo > 0.0 else 0.0) * (1.0 - eps)
         for r in range(m):
             i = todo[t0 + r]
-            xsq_i = x_sq[i]
-            dl_i = delta_scale * (xsq_i + c_max_sq)
-            up = xsq_i + b1[r] + dl_i
-            lo = xsq_i + b2[r] - dl_i
-            upper[i] = math.sqrt(up if up > 0.0 else 0.0) * (1.0 + eps)
-            lo = math.sqrt(lo if lo > 0.0 else 0.0) * (1.0 - eps)
+            upper[i] = up_t[r]
             for g in range(n_groups):
-                lower[i, g] = lo
+                lower[i, g] = lo_t[r]
         changed += _relabel_rows(data, todo, t0, best, m, b, update_centers)
     return changed
 

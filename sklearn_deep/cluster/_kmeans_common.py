@@ -6,7 +6,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .._kernel_blocks import _block_bounds, _n_blocks
+from .._kernel_blocks import _ACCUM_FASTMATH, _block_bounds, _n_blocks
 from .._numba_config import CACHE
 
 # ---------------------------------------------------------------------------------------------
@@ -103,8 +103,10 @@ def _relabel_rows(data, rows, r0, new, m, b, update_centers):
     return changed
 
 
-@njit(cache=CACHE)
+@njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
 def _half_separation_into(centers, eps, out):
+    """:func:`_half_separation` into ``out``; the sums over features are vectorised
+    (reassociated: within the margin ``eps``)."""
     n_clusters, n_features = centers.shape
     out[:] = np.inf
     for j in range(n_clusters):

@@ -4,6 +4,7 @@ empty-cluster relocation, on validated data. The per-sample work runs in the ker
 listed in :mod:`sklearn_deep.cluster._kmeans_kernels`.
 """
 
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -91,11 +92,11 @@ def _center_groups(centers, n_groups):
     return perm, gstart
 
 
-def _n_groups(n_clusters, dtype):
+def _n_groups(n_clusters, n_features, dtype):
     """Number of Yinyang centre groups: one (Hamerly's bound) where the fused tiles rank
     the centres (full rankings are cheap there, and the bookkeeping of several groups
     costs more than it saves), else groups of about 8 centres."""
-    if _k._use_fused(n_clusters, np.dtype(dtype).itemsize):
+    if _k._use_fused(n_clusters, n_features, np.dtype(dtype).itemsize):
         return 1
     return max(1, round(n_clusters / 8))
 
@@ -396,6 +397,52 @@ def _kmeans_plusplus(
 ###############################################################################
 # a single k-means run
 
+# bounds or plain passes. A bounded pass costs a filter over every sample plus, for the
+# samples it cannot skip, more than a plain pass (gathered rows, fresh bounds): on
+# overlapping clusters, where the bounds skip few samples, plain passes are faster. After a
+# bounded pass slower than the last plain pass (or, before any plain pass, one that ranked
+# more than BOUNDS_MAX_RANKED of the samples), the next passes are plain, for a run of
+# PLAIN_RUN passes that doubles each time the bounds lose again; then a pass that ranks
+# every sample and writes fresh bounds, and a bounded pass that is timed again. Every kind
+# of pass gives the same labels and sums, bit for bit: the timings choose the speed only.
+BOUNDS_MAX_RANKED = 0.5
+PLAIN_RUN = 2
+
+
+class _PassSchedule:
+    """Which pass runs next: ``"bounded"`` (the bounds skip samples), ``"refresh"`` (the
+    bounded kernel ranks every sample: fresh bounds) or ``"plain"`` (no bounds kept)."""
+
+    def __init__(self, bounded):
+        self.fixed = not bounded
+        self.kind = "refresh" if bounded else "plain"
+        self.plain_left = 0
+        self.run = PLAIN_RUN
+        self.plain_seconds = None
+
+    def after(self, ranked_fraction, seconds):
+        """Choose the next pass from the last one's fraction of samples ranked in full and
+        its duration."""
+        if self.fixed:
+            return
+        if self.kind == "bounded":
+            if self.plain_seconds is None:
+                lost = ranked_fraction > BOUNDS_MAX_RANKED
+            else:
+                lost = seconds > self.plain_seconds
+            if lost:
+                self.kind, self.plain_left = "plain", self.run
+                self.run *= 2
+            else:
+                self.run = PLAIN_RUN
+        elif self.kind == "refresh":
+            self.kind = "bounded"
+        else:
+            self.plain_seconds = seconds
+            self.plain_left -= 1
+            if self.plain_left <= 0:
+                self.kind = "refresh"
+
 
 def _kmeans_single(
     X,
@@ -445,16 +492,18 @@ def _kmeans_single(
     center_shift = np.zeros(n_clusters)
     half_sep = np.empty(n_clusters)
     eps = _bound_eps(dtype, n_features)
+    schedule = _PassSchedule(bounded)
+    n_ranked = np.zeros(nb, dtype=np.int64)
     if bounded:
         # Yinyang: groups of centres, fixed from the initial centres
-        perm, gstart = _center_groups(centers, _n_groups(n_clusters, dtype))
+        perm, gstart = _center_groups(centers, _n_groups(n_clusters, n_features, dtype))
         upper = np.zeros(n_samples)
         lower = np.zeros((n_samples, gstart.shape[0] - 1))
         x_sq = np.empty(n_samples)
         _k._row_sq_norms(X, x_mean, x_sq)
         delta_scale = _gemm_delta_scale(dtype, n_features)
 
-    def e_step(centers, update_centers, first):
+    def e_step(centers, update_centers, kind):
         if is_sparse:
             _k._lloyd_iter_sparse(
                 *_csr_parts(X),
@@ -467,7 +516,7 @@ def _kmeans_single(
                 n_changed,
                 update_centers,
             )
-        elif bounded:
+        elif kind != "plain":
             _k._yinyang_iter_dense(
                 X,
                 x_mean,
@@ -487,10 +536,11 @@ def _kmeans_single(
                 wsums,
                 counts,
                 n_changed,
-                not first,
+                kind == "bounded",
                 update_centers,
                 eps,
                 delta_scale,
+                n_ranked,
             )
         else:
             _k._lloyd_iter_dense(
@@ -509,14 +559,16 @@ def _kmeans_single(
 
     strict_convergence = False
     for i in range(max_iter):
-        e_step(centers, True, i == 0)
+        start = time.perf_counter()
+        e_step(centers, True, schedule.kind)
+        schedule.after(n_ranked.sum() / max(n_samples, 1), time.perf_counter() - start)
         _k._reduce_blocks(sums, wsums, centers_sum, weight_in_clusters)
         if not np.all(weight_in_clusters):
             _relocate_empty_clusters(
                 X, sample_weight, centers, centers_sum, weight_in_clusters, labels, x_mean
             )
         # writes centers_new, center_shift (used by the next pass to widen the bounds)
-        # and half_sep of the new centres
+        # and half_sep of the new centres (when the next pass uses the bounds)
         _k._finish_mstep(
             centers_sum,
             weight_in_clusters,
@@ -525,7 +577,7 @@ def _kmeans_single(
             center_shift,
             half_sep,
             eps,
-            bounded,
+            schedule.kind == "bounded",
         )
 
         if verbose:
@@ -552,7 +604,7 @@ def _kmeans_single(
 
     if not strict_convergence:
         # rerun E-step so that predicted labels match cluster centers
-        e_step(centers, False, False)
+        e_step(centers, False, "bounded" if schedule.kind == "bounded" else "plain")
 
     inertia = _inertia(X, sample_weight, centers, labels, x_mean=x_mean)
     return labels, inertia, centers, i + 1

@@ -74,6 +74,7 @@ from ._kmeans_common import (  # noqa: F401
     _sqdist_rows_shifted,
 )
 from ._kmeans_lloyd import (  # noqa: F401
+    FUSED_MAX_BYTES,
     FUSED_MAX_CLUSTERS,
     _gemm_rows_argmin,
     _lloyd_block_fused,

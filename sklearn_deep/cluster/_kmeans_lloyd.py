@@ -21,19 +21,23 @@ from .._numba_config import CACHE
 from ._kmeans_common import _move_sample
 from ._kmeans_rank import _rank_tile
 
-# up to this many centres (any number for float32 data), the ranking products run in the
-# fused register-tiled kernel (samples transposed into a (n_features, TILE_SAMPLES) buffer);
-# above it, BLAS
+# the ranking products run in the fused micro-kernel (samples transposed into a
+# (n_features, TILE_SAMPLES) buffer) for float32 data, up to FUSED_MAX_CLUSTERS centres, or
+# while the packed centres take at most FUSED_MAX_BYTES (they are read once per vector of
+# samples: they must stay in the core's cache); else BLAS over chunks of samples. On
+# float64 (200k, 64, 256) the fused passes take 0.6x the time of BLAS (benchmarks page)
 FUSED_MAX_CLUSTERS = 64
+FUSED_MAX_BYTES = 1 << 19
 
 
 # ---------------------------------------------------------------------------------------------
 # fused ranking for few centres: samples transposed, the register-blocked micro-kernel
 
 
-def _use_fused(n_clusters, itemsize):
-    """Whether the ranking products run in the fused tiles (else BLAS)."""
-    return n_clusters <= FUSED_MAX_CLUSTERS or itemsize == 4
+def _use_fused(n_clusters, n_features, itemsize):
+    """Whether the ranking products run in the fused micro-kernel (else BLAS)."""
+    packed = (n_clusters + 3) // 4 * 4 * ((n_features + 3) // 4 * 4) * itemsize
+    return itemsize == 4 or n_clusters <= FUSED_MAX_CLUSTERS or packed <= FUSED_MAX_BYTES
 
 
 @njit(cache=CACHE)
@@ -90,8 +94,8 @@ def _lloyd_iter_dense(
 ):
     """One plain Lloyd E-step (and running M-step sums) on dense data.
 
-    As scikit-learn, centres are ranked by ``||c_j||^2 - 2 <x, c_j>``. Up to
-    ``FUSED_MAX_CLUSTERS`` centres the cross term comes from the fused register tiles
+    As scikit-learn, centres are ranked by ``||c_j||^2 - 2 <x, c_j>``. Where
+    :func:`_use_fused` says so, the cross term comes from the fused micro-kernel
     (:func:`~._kmeans_rank._rank_tile`, X's dtype); above, from a BLAS product over chunks of
     ``CHUNK_SIZE`` samples (call with BLAS limited to one thread: the kernel is already
     parallel over blocks).
@@ -125,7 +129,7 @@ def _lloyd_iter_dense(
     (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
     kernel it runs, and no large parallel function.
     """
-    if _use_fused(centers_t.shape[1], X.itemsize):
+    if _use_fused(centers_t.shape[1], X.shape[1], X.itemsize):
         U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
         args = (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers)
         for_each_block(_lloyd_block_fused, args, X.shape[0], n_changed)
