@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .._kernel_blocks import TILE_SAMPLES, for_each_block
+from .._kernel_blocks import TILE_SAMPLES, for_each_block_threads
 from .._numba_config import CACHE
 from ._kmeans_bounds_rank import _bounded_rows_fused, _bounded_rows_gemm
 from ._kmeans_common import _sqdist_one_fast
@@ -223,7 +223,7 @@ def _yinyang_iter_dense(
     -----
     A Python function: it runs one of two serial block kernels (:func:`_yinyang_block_fused`,
     :func:`_yinyang_block_gemm`) over the sample blocks in parallel
-    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block_threads`), so that a fit compiles only the
     kernel it runs, and no large parallel function. Their arguments are one flat tuple,
     ``data + bounds + flags + (n_ranked,) + rank``:
     ``data = (X, mean, sample_weight, centers, labels, sums, wsums, counts)``,
@@ -242,10 +242,10 @@ def _yinyang_iter_dense(
     head = data + bounds + (bool(use_bounds), bool(update_centers), retest, n_ranked)
     if _use_fused(n_clusters, n_features, X.itemsize):
         rank = _pack_centers(centers_t, centers_sq, X[:0, 0])
-        for_each_block(_yinyang_block_fused, head + rank, X.shape[0], n_changed)
+        for_each_block_threads(_yinyang_block_fused, head + rank, X.shape[0], n_changed)
     else:
         rank = (centers_t, centers_sq, perm, gstart)
-        for_each_block(_yinyang_block_gemm, head + rank, X.shape[0], n_changed)
+        for_each_block_threads(_yinyang_block_gemm, head + rank, X.shape[0], n_changed)
 
 
 @njit(cache=CACHE)

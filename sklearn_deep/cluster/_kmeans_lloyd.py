@@ -15,7 +15,7 @@ from .._kernel_blocks import (
     TILE_STRIDE,
     _gather_transposed,
     _pad4,
-    for_each_block,
+    for_each_block_threads,
 )
 from .._numba_config import CACHE
 from ._kmeans_common import _move_sample
@@ -126,13 +126,13 @@ def _lloyd_iter_dense(
     -----
     A Python function: it runs one of two serial block kernels (:func:`_lloyd_block_fused`,
     :func:`_lloyd_block_gemm`) over the sample blocks in parallel
-    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block_threads`), so that a fit compiles only the
     kernel it runs, and no large parallel function.
     """
     if _use_fused(centers_t.shape[1], X.shape[1], X.itemsize):
         U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
         args = (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers)
-        for_each_block(_lloyd_block_fused, args, X.shape[0], n_changed)
+        for_each_block_threads(_lloyd_block_fused, args, X.shape[0], n_changed)
     else:
         args = (
             X,
@@ -146,7 +146,7 @@ def _lloyd_iter_dense(
             counts,
             update_centers,
         )
-        for_each_block(_lloyd_block_gemm, args, X.shape[0], n_changed)
+        for_each_block_threads(_lloyd_block_gemm, args, X.shape[0], n_changed)
 
 
 @njit(cache=CACHE)
