@@ -100,7 +100,8 @@ def _bounds_filter(data, bounds, retest, start, end, todo):
             n_flagged += not ok[r]
         if not retest:
             # ranked in full straight away (fresh bounds come with the ranking)
-            todo[n_todo : n_todo + n_flagged] = flagged[:n_flagged]
+            for q in range(n_flagged):
+                todo[n_todo + q] = flagged[q]
             n_todo += n_flagged
             continue
         for q in range(n_flagged):

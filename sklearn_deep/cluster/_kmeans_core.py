@@ -273,6 +273,10 @@ def _relocate_empty_clusters(
         weight_in_clusters[old_cluster_id] -= weight
 
 
+# below this much work (n_samples * n_clusters * n_features), dense k-means++ runs in NumPy
+KMEANSPP_NUMPY_MAX_WORK = 1 << 18
+
+
 def _weighted_choice(random_state, sample_weight):
     """``random_state.choice(n_samples, p=sample_weight / sample_weight.sum())``: the same
     index from the same single uniform draw, in one compiled pass instead of NumPy's checks,
@@ -347,7 +351,10 @@ def _kmeans_plusplus(
         # at each step (same centres; see _kmeans_kernels). Not float32 data: their copy
         # would be as large as X, for little gain
         screen = int(dtype == np.float64)
-        if _k._kmeanspp_may_screen(n_clusters, X.itemsize, screen):
+        if n_samples * n_clusters * n_features < KMEANSPP_NUMPY_MAX_WORK:
+            # small data: NumPy, no kernel to compile
+            indices = _k._kmeanspp_dense_numpy(X, mean, sample_weight, center_id, rand_vals)
+        elif _k._kmeanspp_may_screen(n_clusters, X.itemsize, screen):
             indices, _ = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals, screen)
         else:  # the same centres, without compiling the screen's kernels
             indices = _k._kmeanspp_dense_plain(X, mean, sample_weight, center_id, rand_vals)
@@ -407,6 +414,8 @@ def _kmeans_plusplus(
 # of pass gives the same labels and sums, bit for bit: the timings choose the speed only.
 BOUNDS_MAX_RANKED = 0.5
 PLAIN_RUN = 2
+# below this much work per pass (n_samples * n_clusters * n_features), plain passes only
+BOUNDS_MIN_WORK = 1 << 18
 
 
 class _PassSchedule:
@@ -456,10 +465,12 @@ def _kmeans_single(
 ):
     """One k-means run (Lloyd's algorithm), from validated data and initial centres.
 
-    Dense data use exact bounds when ``use_bounds`` (same labels as plain Lloyd);
-    sparse data use plain Lloyd. Convergence rules follow scikit-learn: strict convergence
-    when the labels do not change, else the squared centre shift against ``tol``; a final
-    E-step makes the labels match the returned centres. Dense data are clustered as
+    Dense data use exact bounds when ``use_bounds`` and the passes are large enough
+    (``BOUNDS_MIN_WORK``), on the passes where they pay (:class:`_PassSchedule`; the
+    labels are those of plain Lloyd); sparse data use plain Lloyd. Convergence rules
+    follow scikit-learn: strict convergence when the labels do not change, else the
+    squared centre shift against ``tol``; a final E-step makes the labels match the
+    returned centres. Dense data are clustered as
     ``X - x_mean`` (``x_mean`` None: zeros), centred on the fly: X is not copied, and the
     returned centres are in the centred coordinates.
 
@@ -474,7 +485,10 @@ def _kmeans_single(
     dtype = X.dtype
     n_clusters = centers_init.shape[0]
     is_sparse = sp.issparse(X)
-    bounded = use_bounds and not is_sparse and n_clusters > 1
+    # small passes run plain: the bounds would save microseconds, and their kernels cost
+    # seconds of compilation on a fresh machine
+    work = n_samples * n_clusters * n_features
+    bounded = use_bounds and not is_sparse and n_clusters > 1 and work >= BOUNDS_MIN_WORK
 
     centers = np.array(centers_init, dtype=dtype, order="C")  # written: not the caller's
     centers_new = np.zeros_like(centers)

@@ -96,6 +96,7 @@ from ._kmeanspp import (  # noqa: F401
     _kmeanspp_best,
     _kmeanspp_candidates,
     _kmeanspp_dense,
+    _kmeanspp_dense_numpy,
     _kmeanspp_dense_plain,
     _kmeanspp_first,
     _kmeanspp_may_screen,

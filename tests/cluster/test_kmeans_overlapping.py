@@ -103,3 +103,19 @@ def test_bounded_runs_equal_plain_lloyd_on_overlapping_clusters(dtype, blas, mon
         assert_array_equal(lab, labels, err_msg=str(key))
         assert_array_equal(cen, centers, err_msg=str(key))
         assert ine == inertia and it == n_iter, key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kmeanspp_numpy_small_data_path_equals_kernel(dtype, seed):
+    from sklearn_deep.cluster import _kmeans_kernels as K
+
+    X = _overlapping(700, 5, 9, dtype, seed=seed) + 3.0
+    rng = np.random.RandomState(seed)
+    sw = rng.uniform(0.5, 2.0, X.shape[0]).astype(dtype)
+    mean = X.mean(axis=0)
+    rand_vals = rng.uniform(size=(8, 4))
+    plain = K._kmeanspp_dense_plain(X, mean, sw, 3, rand_vals)
+    numpy_path = K._kmeanspp_dense_numpy(X, mean, sw, 3, rand_vals)
+    assert_array_equal(numpy_path, plain)
+    assert len(set(plain.tolist())) == 9
