@@ -18,7 +18,7 @@ from .._kernel_blocks import (
     for_each_block_threads,
 )
 from .._numba_config import CACHE
-from ._kmeans_common import _move_sample
+from ._kmeans_common import _relabel_rows
 from ._kmeans_rank import _rank_tile
 
 # the ranking products run in the fused micro-kernel (samples transposed into a
@@ -129,9 +129,11 @@ def _lloyd_iter_dense(
     (:func:`~sklearn_deep._kernel_blocks.for_each_block_threads`), so that a fit compiles only the
     kernel it runs, and no large parallel function.
     """
+    # (the block kernels' arguments: ``data`` as in :func:`._kmeans_common._relabel_rows`,
+    # with the ranking's centres in the centres' place, then update_centers, their norms)
     if _use_fused(centers_t.shape[1], X.shape[1], X.itemsize):
         U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
-        args = (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers)
+        args = (X, mean, sample_weight, U, labels, sums, wsums, counts, update_centers, csq)
         for_each_block_threads(_lloyd_block_fused, args, X.shape[0], n_changed)
     else:
         args = (
@@ -139,12 +141,12 @@ def _lloyd_iter_dense(
             mean,
             sample_weight,
             centers_t,
-            centers_sq,
             labels,
             sums,
             wsums,
             counts,
             update_centers,
+            centers_sq,
         )
         for_each_block_threads(_lloyd_block_gemm, args, X.shape[0], n_changed)
 
@@ -153,7 +155,8 @@ def _lloyd_iter_dense(
 def _lloyd_block_fused(args, b, start, end):
     """Samples ``start:end`` (block ``b``) of :func:`_lloyd_iter_dense` with the fused tiles
     (``U``, ``csq`` from :func:`_pack_centers`); returns the number of changed labels."""
-    (X, mean, sample_weight, U, csq, labels, sums, wsums, counts, update_centers) = args
+    data, update_centers, csq = args[:8], args[8], args[9]
+    X, mean, U = data[0], data[1], data[3]
     changed = 0
     Xt = np.zeros((U.shape[0], TILE_STRIDE), dtype=X.dtype)
     best = np.empty(TILE_SAMPLES, dtype=np.int32)
@@ -164,15 +167,7 @@ def _lloyd_block_fused(args, b, start, end):
         m = min(TILE_SAMPLES, end - s)
         _gather_transposed(X, mean, rows, s - start, m, Xt)
         _rank_tile(Xt, m, U, csq, best, b1, b2)
-        for r in range(m):
-            i = s + r
-            if best[r] != labels[i]:
-                changed += 1
-                if update_centers:
-                    _move_sample(
-                        X, mean, i, sample_weight[i], labels[i], best[r], b, sums, wsums, counts
-                    )
-                labels[i] = best[r]
+        changed += _relabel_rows(data, rows, s - start, best, m, b, update_centers)
     return changed
 
 
@@ -180,12 +175,13 @@ def _lloyd_block_fused(args, b, start, end):
 def _lloyd_block_gemm(args, b, start, end):
     """Samples ``start:end`` (block ``b``) of :func:`_lloyd_iter_dense` with a BLAS product
     over chunks of ``CHUNK_SIZE`` samples; returns the number of changed labels."""
-    (X, mean, sample_weight, centers_t, centers_sq, labels, sums, wsums, counts, update_centers) = (
-        args
-    )
+    data, update_centers, centers_sq = args[:8], args[8], args[9]
+    X, mean, centers_t = data[0], data[1], data[3]
     n_features = X.shape[1]
     changed = 0
     buf = np.empty((min(CHUNK_SIZE, end - start), n_features), dtype=X.dtype)
+    best = np.empty(CHUNK_SIZE, dtype=np.int32)
+    rows = np.arange(start, end)
     for s in range(start, end, CHUNK_SIZE):
         e = min(s + CHUNK_SIZE, end)
         for r in range(e - s):
@@ -193,13 +189,6 @@ def _lloyd_block_gemm(args, b, start, end):
                 buf[r, f] = X[s + r, f] - mean[f]
         D = np.dot(buf[: e - s], centers_t)
         for r in range(e - s):
-            i = s + r
-            label, _, _ = _gemm_rows_argmin(D, r, centers_sq)
-            if label != labels[i]:
-                changed += 1
-                if update_centers:
-                    _move_sample(
-                        X, mean, i, sample_weight[i], labels[i], label, b, sums, wsums, counts
-                    )
-                labels[i] = label
+            best[r] = _gemm_rows_argmin(D, r, centers_sq)[0]
+        changed += _relabel_rows(data, rows, s - start, best, e - s, b, update_centers)
     return changed
