@@ -144,7 +144,7 @@ def first_call_latency():
     return {"first_fit_s": first, "second_fit_s": second, "jit_overhead_s": first - second}
 
 
-def bench_case(n, d, k, dtype, repeats, data="blobs", peak=None, elkan=True):
+def bench_case(n, d, k, dtype, repeats, data="blobs", peak=None, elkan=True, kmeanspp=True):
     from sklearn.cluster import KMeans as SkKMeans
     from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
@@ -199,6 +199,8 @@ def bench_case(n, d, k, dtype, repeats, data="blobs", peak=None, elkan=True):
         row["limit_s"] = ours.n_iter_ * 2.0 * n * k * d / peak
         row["ours_vs_limit"] = row["sklearn_deep"]["median_s"] / row["limit_s"]
 
+    if not kmeanspp:
+        return row
     # k-means++ alone, same seed
     kpp_ours = _median_time(lambda: kmeans_plusplus(X, k, random_state=1), repeats)
     kpp_sk = _median_time(lambda: sk_kmeans_plusplus(X, k, random_state=1), repeats)
@@ -228,6 +230,7 @@ def main(argv=None):
     )
     parser.add_argument("--data", nargs="+", default=DATA, choices=DATA, help="default: both")
     parser.add_argument("--no-elkan", action="store_true", help="skip scikit-learn's elkan")
+    parser.add_argument("--no-kmeanspp", action="store_true", help="skip kmeans_plusplus timings")
     parser.add_argument(
         "--threads", type=int, default=None, help="Numba and BLAS/OpenMP threads (default: all)"
     )
@@ -288,7 +291,15 @@ def main(argv=None):
             for dtype in dtypes:
                 peak = peaks[np.dtype(dtype).name]
                 row = bench_case(
-                    n // scale, d, k, dtype, repeats, data, peak, elkan=not args.no_elkan
+                    n // scale,
+                    d,
+                    k,
+                    dtype,
+                    repeats,
+                    data,
+                    peak,
+                    elkan=not args.no_elkan,
+                    kmeanspp=not args.no_kmeanspp,
                 )
                 results["cases"].append(row)
                 _print_row(row)
@@ -311,8 +322,8 @@ def _print_row(row):
         f"{row.get('limit_s', float('nan')):6.3f} | "
         f"{row['sklearn_deep']['n_iter']:>2}/{row['sklearn_lloyd']['n_iter']:<2} | "
         f"{row['inertia_rel_diff']:11.2e} | "
-        f"{row['kmeans_plusplus']['speedup']:6.2f} "
-        f"{row['kmeans_plusplus']['same_indices']!s:>5}",
+        f"{row.get('kmeans_plusplus', {}).get('speedup', float('nan')):6.2f} "
+        f"{row.get('kmeans_plusplus', {}).get('same_indices', '-')!s:>5}",
         flush=True,
     )
 

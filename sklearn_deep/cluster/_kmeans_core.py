@@ -16,6 +16,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from .._kernel_blocks import n_blocks
 from .._numba_config import threads_for
 from . import _kmeans_kernels as _k
+from ._kmeans_bounds import _PassSchedule
 
 ###############################################################################
 # helpers shared by the estimator and the public functions
@@ -404,53 +405,8 @@ def _kmeans_plusplus(
 ###############################################################################
 # a single k-means run
 
-# bounds or plain passes. A bounded pass costs a filter over every sample plus, for the
-# samples it cannot skip, more than a plain pass (gathered rows, fresh bounds): on
-# overlapping clusters, where the bounds skip few samples, plain passes are faster. After a
-# bounded pass slower than the last plain pass (or, before any plain pass, one that ranked
-# more than BOUNDS_MAX_RANKED of the samples), the next passes are plain, for a run of
-# PLAIN_RUN passes that doubles each time the bounds lose again; then a pass that ranks
-# every sample and writes fresh bounds, and a bounded pass that is timed again. Every kind
-# of pass gives the same labels and sums, bit for bit: the timings choose the speed only.
-BOUNDS_MAX_RANKED = 0.5
-PLAIN_RUN = 2
 # below this much work per pass (n_samples * n_clusters * n_features), plain passes only
 BOUNDS_MIN_WORK = 1 << 18
-
-
-class _PassSchedule:
-    """Which pass runs next: ``"bounded"`` (the bounds skip samples), ``"refresh"`` (the
-    bounded kernel ranks every sample: fresh bounds) or ``"plain"`` (no bounds kept)."""
-
-    def __init__(self, bounded):
-        self.fixed = not bounded
-        self.kind = "refresh" if bounded else "plain"
-        self.plain_left = 0
-        self.run = PLAIN_RUN
-        self.plain_seconds = None
-
-    def after(self, ranked_fraction, seconds):
-        """Choose the next pass from the last one's fraction of samples ranked in full and
-        its duration."""
-        if self.fixed:
-            return
-        if self.kind == "bounded":
-            if self.plain_seconds is None:
-                lost = ranked_fraction > BOUNDS_MAX_RANKED
-            else:
-                lost = seconds > self.plain_seconds
-            if lost:
-                self.kind, self.plain_left = "plain", self.run
-                self.run *= 2
-            else:
-                self.run = PLAIN_RUN
-        elif self.kind == "refresh":
-            self.kind = "bounded"
-        else:
-            self.plain_seconds = seconds
-            self.plain_left -= 1
-            if self.plain_left <= 0:
-                self.kind = "refresh"
 
 
 def _kmeans_single(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from sklearn_deep.cluster import _kmeans_core, _kmeans_lloyd
+from sklearn_deep.cluster import _kmeans_bounds, _kmeans_core, _kmeans_lloyd
 from sklearn_deep.cluster._kmeans_core import _kmeans_single
 from sklearn_deep.cluster._kmeans_rank import VEC_SAMPLES, _rank_tile
 
@@ -57,7 +57,7 @@ def test_rank_tile_matches_numpy(dtype, d, k, m):
     assert np.all(close)
 
 
-class _CyclingSchedule(_kmeans_core._PassSchedule):
+class _CyclingSchedule(_kmeans_bounds._PassSchedule):
     """Every transition of the pass schedule, whatever the timings: refresh, bounded,
     bounded, plain, plain, refresh, ..."""
 
