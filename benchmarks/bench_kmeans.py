@@ -1,17 +1,25 @@
 """Benchmark sklearn_deep's KMeans against scikit-learn's (lloyd and elkan), in one process.
 
-For each (n_samples, n_features, n_clusters) and dtype, the same data and the same initial
-centres (k-means++ from a fixed seed) go to every implementation, with ``n_init=1,
+For each (n_samples, n_features, n_clusters), dtype and data set, the same data and the same
+initial centres (k-means++ from a fixed seed) go to every implementation, with ``n_init=1,
 max_iter=20, tol=0``. Reported: median fit time, ratio to scikit-learn's fastest, inertia
-(and whether the labels agree), peak extra resident memory of one fit, and the time of
-``kmeans_plusplus`` alone (same seed, same chosen indices). A fresh interpreter measures the
-first-call latency (Numba kernels loaded from the on-disk cache).
+(and whether the labels agree), peak extra resident memory of one fit, the time of
+``kmeans_plusplus`` alone (same seed, same chosen indices), and the **limit**: the time of
+the iterations' distance products (``2 n k d`` flops each) at the peak rate of a large NumPy
+matrix product measured in the same run (same dtype and threads). A fresh interpreter
+measures the first-call latency (Numba kernels loaded from the on-disk cache).
+
+Two data sets: ``blobs`` (centres in a box, isotropic noise: easy, the bounds prune most
+samples after a few iterations) and ``overlapping`` (random full covariances, centres spread
+``3 / sqrt(d)`` per coordinate, so that the overlap grows with the dimension and labels keep
+changing: the bounds prune little and the distance products dominate).
 
 Run by hand (never in CI)::
 
     python benchmarks/bench_kmeans.py            # full: n = 100k, 1M, 200k
     python benchmarks/bench_kmeans.py --quick    # n / 10, fewer repeats
     python benchmarks/bench_kmeans.py --cases 0 2 --dtypes float32   # a subset
+    python benchmarks/bench_kmeans.py --data overlapping --threads 1
 
 Results go to ``benchmarks/results/kmeans.json`` (``--out`` to change).
 """
@@ -30,6 +38,7 @@ from _bench_meta import finish, metadata  # noqa: E402
 
 CASES = [(100_000, 16, 16), (1_000_000, 16, 32), (200_000, 64, 256)]
 DTYPES = [np.float64, np.float32]
+DATA = ["blobs", "overlapping"]
 
 
 def _rss_mb():
@@ -88,6 +97,34 @@ def make_data(n, d, k, dtype, seed=0):
     return np.ascontiguousarray(X, dtype=dtype)
 
 
+def make_overlapping(n, d, k, dtype, seed=0):
+    """Gaussian blobs with random full covariances (``A A^T`` with ``A`` of N(0, 1/d)
+    entries: unit variance per feature on average) around centres of N(0, 9/d) coordinates:
+    the centres stay about 4 apart while the noise grows with sqrt(d), so the clusters
+    overlap more in higher dimension and the labels keep changing."""
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(scale=3.0 / np.sqrt(d), size=(k, d))
+    labels = rng.randint(k, size=n)
+    X = np.empty((n, d))
+    for j in range(k):
+        idx = np.flatnonzero(labels == j)
+        A = rng.normal(size=(d, d)) / np.sqrt(d)
+        X[idx] = centers[j] + rng.normal(size=(idx.size, d)) @ A.T
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+GENERATORS = {"blobs": make_data, "overlapping": make_overlapping}
+
+
+def peak_gemm_flops(dtype, size=2048, repeats=5):
+    """Flop rate of a NumPy ``size x size`` matrix product (BLAS, its default threads)."""
+    rng = np.random.RandomState(0)
+    A = rng.rand(size, size).astype(dtype)
+    B = rng.rand(size, size).astype(dtype)
+    med, _, _ = _median_time(lambda: A @ B, repeats)
+    return 2.0 * size**3 / med
+
+
 def first_call_latency():
     """Fresh interpreter, warm on-disk cache: first and second fit of a small problem."""
     code = (
@@ -107,13 +144,13 @@ def first_call_latency():
     return {"first_fit_s": first, "second_fit_s": second, "jit_overhead_s": first - second}
 
 
-def bench_case(n, d, k, dtype, repeats):
+def bench_case(n, d, k, dtype, repeats, data="blobs", peak=None, elkan=True, kmeanspp=True):
     from sklearn.cluster import KMeans as SkKMeans
     from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
     from sklearn_deep.cluster import KMeans, kmeans_plusplus
 
-    X = make_data(n, d, k, dtype)
+    X = GENERATORS[data](n, d, k, dtype)
     init, _ = kmeans_plusplus(X, k, random_state=0)
     params = dict(n_clusters=k, init=init, n_init=1, max_iter=20, tol=0)
     impls = {
@@ -121,7 +158,15 @@ def bench_case(n, d, k, dtype, repeats):
         "sklearn_lloyd": lambda: SkKMeans(algorithm="lloyd", **params).fit(X),
         "sklearn_elkan": lambda: SkKMeans(algorithm="elkan", **params).fit(X),
     }
-    row = {"n_samples": n, "n_features": d, "n_clusters": k, "dtype": np.dtype(dtype).name}
+    if not elkan:
+        del impls["sklearn_elkan"]
+    row = {
+        "data": data,
+        "n_samples": n,
+        "n_features": d,
+        "n_clusters": k,
+        "dtype": np.dtype(dtype).name,
+    }
     fits = {}
     for name, fn in impls.items():
         fn()  # warm-up (JIT, caches, page faults)
@@ -138,15 +183,24 @@ def bench_case(n, d, k, dtype, repeats):
         }
     ref = fits["sklearn_lloyd"]
     ours = fits["sklearn_deep"]
-    best_sk = min(row["sklearn_lloyd"]["median_s"], row["sklearn_elkan"]["median_s"])
+    sk = [name for name in impls if name != "sklearn_deep"]
+    best_sk = min(row[name]["median_s"] for name in sk)
     row["speedup_vs_best_sklearn"] = best_sk / row["sklearn_deep"]["median_s"]
-    row["speedup_vs_lloyd"] = row["sklearn_lloyd"]["median_s"] / row["sklearn_deep"]["median_s"]
-    row["speedup_vs_elkan"] = row["sklearn_elkan"]["median_s"] / row["sklearn_deep"]["median_s"]
-    best_sk_cpu = min(row["sklearn_lloyd"]["median_cpu_s"], row["sklearn_elkan"]["median_cpu_s"])
+    for name in sk:
+        key = "speedup_vs_" + name.split("_")[1]
+        row[key] = row[name]["median_s"] / row["sklearn_deep"]["median_s"]
+    best_sk_cpu = min(row[name]["median_cpu_s"] for name in sk)
     row["cpu_speedup_vs_best_sklearn"] = best_sk_cpu / row["sklearn_deep"]["median_cpu_s"]
     row["inertia_rel_diff"] = abs(ours.inertia_ - ref.inertia_) / ref.inertia_
     row["labels_equal_fraction"] = float(np.mean(ours.labels_ == ref.labels_))
+    if peak:
+        # the distance products of the iterations at the measured peak rate
+        row["peak_gemm_gflops"] = peak / 1e9
+        row["limit_s"] = ours.n_iter_ * 2.0 * n * k * d / peak
+        row["ours_vs_limit"] = row["sklearn_deep"]["median_s"] / row["limit_s"]
 
+    if not kmeanspp:
+        return row
     # k-means++ alone, same seed
     kpp_ours = _median_time(lambda: kmeans_plusplus(X, k, random_state=1), repeats)
     kpp_sk = _median_time(lambda: sk_kmeans_plusplus(X, k, random_state=1), repeats)
@@ -174,12 +228,24 @@ def main(argv=None):
     parser.add_argument(
         "--dtypes", nargs="+", default=None, choices=["float64", "float32"], help="default: both"
     )
+    parser.add_argument("--data", nargs="+", default=DATA, choices=DATA, help="default: both")
+    parser.add_argument("--no-elkan", action="store_true", help="skip scikit-learn's elkan")
+    parser.add_argument("--no-kmeanspp", action="store_true", help="skip kmeans_plusplus timings")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="Numba and BLAS/OpenMP threads (default: all)"
+    )
     args = parser.parse_args(argv)
     cases = [CASES[i] for i in args.cases] if args.cases is not None else CASES
     dtypes = [np.dtype(t).type for t in args.dtypes] if args.dtypes else DTYPES
 
     import numba
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if args.threads:
+        import sklearn.cluster  # noqa: F401  (loads scikit-learn's OpenMP runtime first)
+
+        numba.set_num_threads(args.threads)
+        _limits = threadpool_limits(args.threads)  # noqa: F841  (held for the whole run)
 
     repeats = args.repeats or (2 if args.quick else 3)
     scale = 10 if args.quick else 1
@@ -205,39 +271,61 @@ def main(argv=None):
                 )
             },
             "repeats": repeats,
+            "threads_flag": args.threads,
             "cases": [],
         }
     )
     results["first_call"] = first_call_latency()
     print(f"first call (fresh process, warm cache): {results['first_call']}")
+    peaks = {np.dtype(t).name: peak_gemm_flops(t) for t in dtypes}
+    results["peak_gemm_gflops"] = {t: p / 1e9 for t, p in peaks.items()}
+    print(f"peak GEMM rate (GFlop/s): {results['peak_gemm_gflops']}")
     header = (
-        f"{'n':>9} {'d':>3} {'k':>4} {'dtype':>7} | {'ours':>8} {'lloyd':>8} {'elkan':>8}"
-        f" | {'x best':>6} {'cpu x':>6} | {'iters':>5} | {'inertia rel':>11} | {'k++ x':>6}"
-        f" {'same':>5}"
+        f"{'data':>11} {'n':>9} {'d':>3} {'k':>4} {'dtype':>7} | {'ours':>8} {'lloyd':>8}"
+        f" {'elkan':>8} | {'x best':>6} {'cpu x':>6} | {'limit':>6} | {'iters':>5} |"
+        f" {'inertia rel':>11} | {'k++ x':>6} {'same':>5}"
     )
     print(header)
-    for n, d, k in cases:
-        for dtype in dtypes:
-            row = bench_case(n // scale, d, k, dtype, repeats)
-            results["cases"].append(row)
-            print(
-                f"{row['n_samples']:>9} {d:>3} {k:>4} {row['dtype']:>7} | "
-                f"{row['sklearn_deep']['median_s']:8.3f} {row['sklearn_lloyd']['median_s']:8.3f} "
-                f"{row['sklearn_elkan']['median_s']:8.3f} | "
-                f"{row['speedup_vs_best_sklearn']:6.2f} "
-                f"{row['cpu_speedup_vs_best_sklearn']:6.2f} | "
-                f"{row['sklearn_deep']['n_iter']:>2}/{row['sklearn_lloyd']['n_iter']:<2} | "
-                f"{row['inertia_rel_diff']:11.2e} | "
-                f"{row['kmeans_plusplus']['speedup']:6.2f} "
-                f"{row['kmeans_plusplus']['same_indices']!s:>5}",
-                flush=True,
-            )
+    for data in args.data:
+        for n, d, k in cases:
+            for dtype in dtypes:
+                peak = peaks[np.dtype(dtype).name]
+                row = bench_case(
+                    n // scale,
+                    d,
+                    k,
+                    dtype,
+                    repeats,
+                    data,
+                    peak,
+                    elkan=not args.no_elkan,
+                    kmeanspp=not args.no_kmeanspp,
+                )
+                results["cases"].append(row)
+                _print_row(row)
     try:
         results["threads"]["numba_layer"] = numba.threading_layer()
     except ValueError:  # pragma: no cover
         pass
     out = args.out or Path(__file__).parent / "results" / "kmeans.json"
     finish(results, out)
+
+
+def _print_row(row):
+    d, k = row["n_features"], row["n_clusters"]
+    print(
+        f"{row['data']:>11} {row['n_samples']:>9} {d:>3} {k:>4} {row['dtype']:>7} | "
+        f"{row['sklearn_deep']['median_s']:8.3f} {row['sklearn_lloyd']['median_s']:8.3f} "
+        f"{row.get('sklearn_elkan', {}).get('median_s', float('nan')):8.3f} | "
+        f"{row['speedup_vs_best_sklearn']:6.2f} "
+        f"{row['cpu_speedup_vs_best_sklearn']:6.2f} | "
+        f"{row.get('limit_s', float('nan')):6.3f} | "
+        f"{row['sklearn_deep']['n_iter']:>2}/{row['sklearn_lloyd']['n_iter']:<2} | "
+        f"{row['inertia_rel_diff']:11.2e} | "
+        f"{row.get('kmeans_plusplus', {}).get('speedup', float('nan')):6.2f} "
+        f"{row.get('kmeans_plusplus', {}).get('same_indices', '-')!s:>5}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

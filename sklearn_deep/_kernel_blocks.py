@@ -129,6 +129,26 @@ def for_each_block(kernel, args, n_samples, out):
     _for_each_block(_block_kernel(kernel, args), n_samples, out, *args)
 
 
+@njit(cache=CACHE)
+def _for_each_block_serial(kernel, n_samples, out, *args):
+    # :func:`_for_each_block` without the parallel loop (much cheaper to compile)
+    n_blocks = _n_blocks(n_samples)
+    for b in range(n_blocks):
+        start, end = _block_bounds(b, n_blocks, n_samples)
+        out[b] = kernel(args, b, start, end)
+
+
+def for_each_block_threads(kernel, args, n_samples, out):
+    """:func:`for_each_block`, run by a serial loop when Numba runs on one thread (e.g.
+    for small passes, see :func:`~sklearn_deep._numba_config.threads_for`): the same
+    blocks in the same order, so the same results, and no parallel loop to compile for
+    small data (a parallel loop costs about a second of compilation per signature)."""
+    if numba.get_num_threads() == 1:
+        _for_each_block_serial(_block_kernel(kernel, args), n_samples, out, *args)
+    else:
+        _for_each_block(_block_kernel(kernel, args), n_samples, out, *args)
+
+
 # ---------------------------------------------------------------------------------------------
 # register tiles: samples transposed, 4 x 4 products
 TILE_SAMPLES = 128

@@ -8,10 +8,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .._kernel_blocks import (
-    TILE_SAMPLES,
-    for_each_block,
-)
+from .._kernel_blocks import TILE_SAMPLES, for_each_block_threads
 from .._numba_config import CACHE
 from ._kmeans_bounds_rank import _bounded_rows_fused, _bounded_rows_gemm
 from ._kmeans_common import _sqdist_one_fast
@@ -22,6 +19,53 @@ from ._kmeans_lloyd import _pack_centers, _use_fused
 # (n_clusters * n_features): below, the second test costs more than the rankings it saves
 # (measurements in the docs' benchmarks page)
 RETEST_MIN_WORK = 2048
+
+
+# bounds or plain passes. A bounded pass costs a filter over every sample plus, for the
+# samples it cannot skip, more than a plain pass (gathered rows, fresh bounds): on
+# overlapping clusters, where the bounds skip few samples, plain passes are faster. After a
+# bounded pass slower than the last plain pass (or, before any plain pass, one that ranked
+# more than BOUNDS_MAX_RANKED of the samples), the next passes are plain, for a run of
+# PLAIN_RUN passes that doubles each time the bounds lose again; then a pass that ranks
+# every sample and writes fresh bounds, and a bounded pass that is timed again. Every kind
+# of pass gives the same labels and sums, bit for bit: the timings choose the speed only.
+BOUNDS_MAX_RANKED = 0.5
+PLAIN_RUN = 2
+
+
+class _PassSchedule:
+    """Which pass runs next: ``"bounded"`` (the bounds skip samples), ``"refresh"`` (the
+    bounded kernel ranks every sample: fresh bounds) or ``"plain"`` (no bounds kept)."""
+
+    def __init__(self, bounded):
+        self.fixed = not bounded
+        self.kind = "refresh" if bounded else "plain"
+        self.plain_left = 0
+        self.run = PLAIN_RUN
+        self.plain_seconds = None
+
+    def after(self, ranked_fraction, seconds):
+        """Choose the next pass from the last one's fraction of samples ranked in full and
+        its duration."""
+        if self.fixed:
+            return
+        if self.kind == "bounded":
+            if self.plain_seconds is None:
+                lost = ranked_fraction > BOUNDS_MAX_RANKED
+            else:
+                lost = seconds > self.plain_seconds
+            if lost:
+                self.kind, self.plain_left = "plain", self.run
+                self.run *= 2
+            else:
+                self.run = PLAIN_RUN
+        elif self.kind == "refresh":
+            self.kind = "bounded"
+        else:
+            self.plain_seconds = seconds
+            self.plain_left -= 1
+            if self.plain_left <= 0:
+                self.kind = "refresh"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -41,63 +85,49 @@ def _group_shifts(perm, gstart, shift, eps):
     return group_shift
 
 
-@njit(cache=CACHE)
-def _bounds_filter(
-    X,
-    mean,
-    centers,
-    labels,
-    x_sq,
-    half_sep,
-    shift,
-    group_shift,
-    upper,
-    lower,
-    c_max_sq,
-    eps,
-    delta_scale,
-    use_bounds,
-    retest,
-    start,
-    end,
-    todo,
-    flagged,
-    ok,
-    dist,
-):
-    """Widen the bounds of samples ``start:end`` by the centre moves and list in ``todo``
-    those whose bounds cannot prove that their label stays (all of them unless
-    ``use_bounds``); returns their number. See :func:`_yinyang_iter_dense`.
+@njit(cache=CACHE, inline="always")
+def _bound_test(u, glb, half_sep_a, two_delta):
+    """Whether bounds ``u`` (own centre) and ``glb`` (every other centre) prove the label,
+    beyond the rounding error ``two_delta`` of the squared distances."""
+    sep = 2.0 * half_sep_a - u
+    others = sep if sep > glb else glb
+    return (others > u) & (others * others - u * u > two_delta)
 
-    Tiles of samples: a branch-free pass lists in ``flagged`` (int64, (TILE_SAMPLES,)) the
-    samples whose widened bounds fail; those get the exact distance to their centre and
-    are tested again when ``retest`` (the lists are compacted without branches: the
-    outcome of a bound test is unpredictable); without ``retest`` they go to ``todo``
-    directly.
+
+@njit(cache=CACHE)
+def _bounds_filter(data, bounds, retest, start, end, todo):
+    """Widen the bounds of samples ``start:end`` by the centre moves and list in ``todo``
+    those whose bounds cannot prove that their label stays; returns their number. See
+    :func:`_yinyang_iter_dense` (``data`` and ``bounds`` are its tuples).
+
+    Tiles of samples: a branch-free pass finds the samples whose widened bounds fail; with
+    ``retest`` those get the exact distance to their centre and a second test, else they
+    go to ``todo`` directly (the lists are compacted without branches: the outcome of a
+    bound test is unpredictable).
     """
+    X, mean, centers, labels = data[0], data[1], data[3], data[4]
+    x_sq, half_sep, shift, group_shift, upper, lower = bounds[:6]
+    c_max_sq, eps, delta_scale = bounds[6], bounds[7], bounds[8]
     n_groups = lower.shape[1]
+    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
+    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
+    dist = np.empty(TILE_SAMPLES)
     n_todo = 0
-    if not use_bounds:
-        for i in range(start, end):
-            todo[n_todo] = i
-            n_todo += 1
-        return n_todo
     grow = 1.0 + eps
     for s in range(start, end, TILE_SAMPLES):
         m = min(TILE_SAMPLES, end - s)
-        if n_groups == 1:  # Hamerly: vectorised over samples
+        if n_groups == 1:  # Hamerly: vectorised over samples (lower as a 1-D view)
             gs = group_shift[0]
+            low = lower.reshape(lower.shape[0])
             for r in range(m):
                 i = s + r
                 a = labels[i]
                 u = upper[i] + shift[a] * grow
-                glb = lower[i, 0] - gs
-                lower[i, 0] = glb
+                glb = low[i] - gs
+                low[i] = glb
                 upper[i] = u
                 two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
-                sep = 2.0 * half_sep[a] - u
-                others = sep if sep > glb else glb
-                ok[r] = (others > u) & (others * others - u * u > two_delta)
+                ok[r] = _bound_test(u, glb, half_sep[a], two_delta)
         else:
             for r in range(m):
                 i = s + r
@@ -110,37 +140,62 @@ def _bounds_filter(
                     glb = lg if lg < glb else glb
                 upper[i] = u
                 two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
-                sep = 2.0 * half_sep[a] - u
-                others = sep if sep > glb else glb
-                ok[r] = (others > u) & (others * others - u * u > two_delta)
-        if not retest:
-            # ranked in full straight away (fresh bounds come with the ranking)
-            for r in range(m):
-                todo[n_todo] = s + r
-                n_todo += not ok[r]
-            continue
+                ok[r] = _bound_test(u, glb, half_sep[a], two_delta)
         n_flagged = 0
         for r in range(m):
             flagged[n_flagged] = s + r
             n_flagged += not ok[r]
+        if not retest:
+            # ranked in full straight away (fresh bounds come with the ranking)
+            for q in range(n_flagged):
+                todo[n_todo + q] = flagged[q]
+            n_todo += n_flagged
+            continue
         for q in range(n_flagged):
             i = flagged[q]
             dist[q] = _sqdist_one_fast(X, mean, i, centers, labels[i])
         for q in range(n_flagged):
             i = flagged[q]
-            a = labels[i]
             u = math.sqrt(dist[q]) * grow
             upper[i] = u
             glb = lower[i, 0]
             for g in range(1, n_groups):
                 glb = lower[i, g] if lower[i, g] < glb else glb
             two_delta = 2.0 * delta_scale * (x_sq[i] + c_max_sq)
-            sep = 2.0 * half_sep[a] - u
-            others = sep if sep > glb else glb
-            passed = (others > u) & (others * others - u * u > two_delta)
             todo[n_todo] = i
-            n_todo += not passed
+            n_todo += not _bound_test(u, glb, half_sep[labels[i]], two_delta)
     return n_todo
+
+
+@njit(cache=CACHE)
+def _todo_list(args, start, end):
+    """The samples of ``start:end`` to rank in full (all of them on a pass without bounds)
+    and their number; writes that number to ``ranked[b]``."""
+    data, bounds, flags = args[:8], args[8:17], args[17:20]
+    todo = np.empty(end - start, dtype=np.int64)
+    if flags[0]:  # use_bounds
+        return todo, _bounds_filter(data, bounds, flags[2], start, end, todo)
+    for r in range(end - start):
+        todo[r] = start + r
+    return todo, end - start
+
+
+@njit(cache=CACHE)
+def _yinyang_block_fused(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with the
+    fused tiles; returns the number of changed labels."""
+    todo, n_todo = _todo_list(args, start, end)
+    args[20][b] = n_todo
+    return _bounded_rows_fused(args[:8], args[8:17], args[18], args[21:], todo, n_todo, b)
+
+
+@njit(cache=CACHE)
+def _yinyang_block_gemm(args, b, start, end):
+    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with a
+    BLAS product; returns the number of changed labels."""
+    todo, n_todo = _todo_list(args, start, end)
+    args[20][b] = n_todo
+    return _bounded_rows_gemm(args[:8], args[8:17], args[18], args[21:], todo, n_todo, b)
 
 
 def _yinyang_iter_dense(
@@ -166,6 +221,7 @@ def _yinyang_iter_dense(
     update_centers,
     eps,
     delta_scale,
+    n_ranked=None,
 ):
     """One Lloyd iteration with Yinyang group bounds; same labels as :func:`_lloyd_iter_dense`.
 
@@ -203,258 +259,50 @@ def _yinyang_iter_dense(
         Read and written: per-group lower bounds on the distance to the group's centres
         other than the sample's own.
     use_bounds : bool
-        False on the first pass: all distances are computed.
+        False: every sample is ranked in full (the first pass; fresh bounds for all).
     eps : float
         Relative rounding margin of directly computed distances and of the bound updates.
     delta_scale : float
         See above.
+    n_ranked : ndarray of shape (n_blocks,), int64, default=None
+        Written: the number of samples ranked in full in each block.
 
     Notes
     -----
     A Python function: it runs one of two serial block kernels (:func:`_yinyang_block_fused`,
     :func:`_yinyang_block_gemm`) over the sample blocks in parallel
-    (:func:`~sklearn_deep._kernel_blocks.for_each_block`), so that a fit compiles only the
-    kernel it runs, and no large parallel function.
+    (:func:`~sklearn_deep._kernel_blocks.for_each_block_threads`), so that a fit compiles only the
+    kernel it runs, and no large parallel function. Their arguments are one flat tuple,
+    ``data + bounds + flags + (n_ranked,) + rank``:
+    ``data = (X, mean, sample_weight, centers, labels, sums, wsums, counts)``,
+    ``bounds = (x_sq, half_sep, shift, group_shift, upper, lower, c_max_sq, eps,
+    delta_scale)``, ``flags = (use_bounds, update_centers, retest)`` and ``rank``, the
+    centres as the ranking takes them.
     """
     n_features = X.shape[1]
     n_clusters = centers_t.shape[1]
-    group_shift, group_of, c_max_sq = _yinyang_prepare(perm, gstart, shift, centers_sq, eps)
+    group_shift, c_max_sq = _yinyang_prepare(perm, gstart, shift, centers_sq, eps)
     retest = n_clusters * n_features > RETEST_MIN_WORK
-    if _use_fused(n_clusters, X.itemsize):
-        U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
-        args = (
-            X,
-            mean,
-            sample_weight,
-            centers,
-            U,
-            csq,
-            x_sq,
-            group_of,
-            half_sep,
-            shift,
-            group_shift,
-            upper,
-            lower,
-            labels,
-            sums,
-            wsums,
-            counts,
-            use_bounds,
-            update_centers,
-            retest,
-            c_max_sq,
-            eps,
-            delta_scale,
-        )
-        for_each_block(_yinyang_block_fused, args, X.shape[0], n_changed)
+    if n_ranked is None:
+        n_ranked = np.empty_like(n_changed)
+    data = (X, mean, sample_weight, centers, labels, sums, wsums, counts)
+    bounds = (x_sq, half_sep, shift, group_shift, upper, lower, c_max_sq, eps, delta_scale)
+    head = data + bounds + (bool(use_bounds), bool(update_centers), retest, n_ranked)
+    if _use_fused(n_clusters, n_features, X.itemsize):
+        rank = _pack_centers(centers_t, centers_sq, X[:0, 0])
+        for_each_block_threads(_yinyang_block_fused, head + rank, X.shape[0], n_changed)
     else:
-        args = (
-            X,
-            mean,
-            sample_weight,
-            centers,
-            centers_t,
-            centers_sq,
-            x_sq,
-            perm,
-            gstart,
-            half_sep,
-            shift,
-            group_shift,
-            upper,
-            lower,
-            labels,
-            sums,
-            wsums,
-            counts,
-            use_bounds,
-            update_centers,
-            retest,
-            c_max_sq,
-            eps,
-            delta_scale,
-        )
-        for_each_block(_yinyang_block_gemm, args, X.shape[0], n_changed)
+        rank = (centers_t, centers_sq, perm, gstart)
+        for_each_block_threads(_yinyang_block_gemm, head + rank, X.shape[0], n_changed)
 
 
 @njit(cache=CACHE)
 def _yinyang_prepare(perm, gstart, shift, centers_sq, eps):
     """Per-pass constants of :func:`_yinyang_iter_dense`: each group's largest centre move
-    (widened by ``1 + eps``), each centre's group (int64, (n_clusters,)) and the largest
-    squared centre norm."""
-    n_clusters = perm.shape[0]
-    n_groups = gstart.shape[0] - 1
+    (widened by ``1 + eps``) and the largest squared centre norm."""
     group_shift = _group_shifts(perm, gstart, shift, eps)
-    group_of = np.empty(n_clusters, dtype=np.int64)
-    for g in range(n_groups):
-        for p in range(gstart[g], gstart[g + 1]):
-            group_of[perm[p]] = g
     c_max_sq = 0.0
-    for j in range(n_clusters):
+    for j in range(centers_sq.shape[0]):
         if centers_sq[j] > c_max_sq:
             c_max_sq = centers_sq[j]
-    return group_shift, group_of, c_max_sq
-
-
-@njit(cache=CACHE)
-def _yinyang_block_fused(args, b, start, end):
-    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with the
-    fused tiles; returns the number of changed labels."""
-    (
-        X,
-        mean,
-        sample_weight,
-        centers,
-        U,
-        csq,
-        x_sq,
-        group_of,
-        half_sep,
-        shift,
-        group_shift,
-        upper,
-        lower,
-        labels,
-        sums,
-        wsums,
-        counts,
-        use_bounds,
-        update_centers,
-        retest,
-        c_max_sq,
-        eps,
-        delta_scale,
-    ) = args
-    todo = np.empty(end - start, dtype=np.int64)
-    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
-    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
-    dist = np.empty(TILE_SAMPLES)
-    n_todo = _bounds_filter(
-        X,
-        mean,
-        centers,
-        labels,
-        x_sq,
-        half_sep,
-        shift,
-        group_shift,
-        upper,
-        lower,
-        c_max_sq,
-        eps,
-        delta_scale,
-        use_bounds,
-        retest,
-        start,
-        end,
-        todo,
-        flagged,
-        ok,
-        dist,
-    )
-    return _bounded_rows_fused(
-        X,
-        mean,
-        sample_weight,
-        U,
-        csq,
-        x_sq,
-        group_of,
-        lower.shape[1],
-        upper,
-        lower,
-        labels,
-        sums,
-        wsums,
-        counts,
-        update_centers,
-        c_max_sq,
-        eps,
-        delta_scale,
-        todo,
-        n_todo,
-        b,
-    )
-
-
-@njit(cache=CACHE)
-def _yinyang_block_gemm(args, b, start, end):
-    """Samples ``start:end`` (block ``b``) of :func:`_yinyang_iter_dense`, ranked with a
-    BLAS product; returns the number of changed labels."""
-    (
-        X,
-        mean,
-        sample_weight,
-        centers,
-        centers_t,
-        centers_sq,
-        x_sq,
-        perm,
-        gstart,
-        half_sep,
-        shift,
-        group_shift,
-        upper,
-        lower,
-        labels,
-        sums,
-        wsums,
-        counts,
-        use_bounds,
-        update_centers,
-        retest,
-        c_max_sq,
-        eps,
-        delta_scale,
-    ) = args
-    todo = np.empty(end - start, dtype=np.int64)
-    flagged = np.empty(TILE_SAMPLES, dtype=np.int64)
-    ok = np.empty(TILE_SAMPLES, dtype=np.bool_)
-    dist = np.empty(TILE_SAMPLES)
-    n_todo = _bounds_filter(
-        X,
-        mean,
-        centers,
-        labels,
-        x_sq,
-        half_sep,
-        shift,
-        group_shift,
-        upper,
-        lower,
-        c_max_sq,
-        eps,
-        delta_scale,
-        use_bounds,
-        retest,
-        start,
-        end,
-        todo,
-        flagged,
-        ok,
-        dist,
-    )
-    return _bounded_rows_gemm(
-        X,
-        mean,
-        sample_weight,
-        centers_t,
-        centers_sq,
-        x_sq,
-        perm,
-        gstart,
-        upper,
-        lower,
-        labels,
-        sums,
-        wsums,
-        counts,
-        update_centers,
-        c_max_sq,
-        eps,
-        delta_scale,
-        todo,
-        n_todo,
-        b,
-    )
+    return group_shift, c_max_sq

@@ -6,7 +6,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .._kernel_blocks import _block_bounds, _n_blocks
+from .._kernel_blocks import (
+    _ACCUM_FASTMATH,
+    _block_bounds,
+    _n_blocks,
+    for_each_block_threads,
+    n_blocks,
+)
 from .._numba_config import CACHE
 
 # ---------------------------------------------------------------------------------------------
@@ -83,7 +89,30 @@ def _move_sample(X, mean, i, w, old, new, b, sums, wsums, counts):
 
 
 @njit(cache=CACHE)
+def _relabel_rows(data, rows, r0, new, m, b, update_centers):
+    """Give samples ``rows[r0 + r]`` the labels ``new[r]`` for ``r < m``, moving those that
+    change in the running sums of block ``b`` when ``update_centers`` (in sample order);
+    returns the number of changed labels. ``data = (X, mean, sample_weight, centers,
+    labels, sums, wsums, counts)`` (one call per tile: a tuple of arrays costs a little
+    per call)."""
+    X, mean, sample_weight, _, labels, sums, wsums, counts = data
+    changed = 0
+    for r in range(m):
+        i = rows[r0 + r]
+        if new[r] != labels[i]:
+            changed += 1
+            if update_centers:
+                _move_sample(
+                    X, mean, i, sample_weight[i], labels[i], new[r], b, sums, wsums, counts
+                )
+            labels[i] = new[r]
+    return changed
+
+
+@njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
 def _half_separation_into(centers, eps, out):
+    """:func:`_half_separation` into ``out``; the sums over features are vectorised
+    (reassociated: within the margin ``eps``)."""
     n_clusters, n_features = centers.shape
     out[:] = np.inf
     for j in range(n_clusters):
@@ -227,39 +256,54 @@ def _column_var(X):
     return acc
 
 
-@njit(cache=CACHE, parallel=True)
-def _row_sq_norms(X, mean, out):
-    """Squared norm of each row of ``X - mean``, accumulated in float64; writes ``out``
-    (n_samples,)."""
-    for i in prange(X.shape[0]):
+@njit(cache=CACHE)
+def _row_sq_norms_block(args, b, start, end):
+    X, mean, out = args
+    for i in range(start, end):
         acc = 0.0
         for f in range(X.shape[1]):
             v = np.float64(X[i, f] - mean[f])
             acc += v * v
         out[i] = acc
+    return 0.0
 
 
-@njit(cache=CACHE, parallel=True)
+def _row_sq_norms(X, mean, out):
+    """Squared norm of each row of ``X - mean``, accumulated in float64; writes ``out``
+    (n_samples,). (A serial block kernel run over the sample blocks, in parallel when
+    Numba has several threads, like every per-sample pass of a fit.)"""
+    n_samples = X.shape[0]
+    if n_samples:
+        done = np.empty(n_blocks(n_samples))
+        for_each_block_threads(_row_sq_norms_block, (X, mean, out), n_samples, done)
+
+
+@njit(cache=CACHE)
+def _inertia_block(args, b, start, end):
+    X, mean, sample_weight, centers, labels, single_label = args
+    acc = 0.0
+    for i in range(start, end):
+        j = labels[i]
+        if single_label < 0 or j == single_label:
+            acc += _sqdist_one_fast(X, mean, i, centers, j) * sample_weight[i]
+    return acc
+
+
 def _inertia_dense(X, mean, sample_weight, centers, labels, single_label=-1):
     """Weighted sum of squared distances of each sample of ``X - mean`` to its assigned
-    centre (float64; see :func:`_sqdist_one_fast`).
+    centre (float64; see :func:`_sqdist_one_fast`), summed per block then over the blocks
+    in order.
 
     Only samples with label ``single_label`` count when it is >= 0.
     """
     n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples)
-    partial = np.zeros(max(n_blocks, 1))
-    for b in prange(n_blocks):
-        start, end = _block_bounds(b, n_blocks, n_samples)
-        acc = 0.0
-        for i in range(start, end):
-            j = labels[i]
-            if single_label < 0 or j == single_label:
-                acc += _sqdist_one_fast(X, mean, i, centers, j) * sample_weight[i]
-        partial[b] = acc
+    partial = np.zeros(n_blocks(n_samples))
+    if n_samples:
+        args = (X, mean, sample_weight, centers, labels, int(single_label))
+        for_each_block_threads(_inertia_block, args, n_samples, partial)
     total = 0.0
-    for b in range(n_blocks):
-        total += partial[b]
+    for p in partial:
+        total += float(p)
     return total
 
 

@@ -4,6 +4,7 @@ empty-cluster relocation, on validated data. The per-sample work runs in the ker
 listed in :mod:`sklearn_deep.cluster._kmeans_kernels`.
 """
 
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.utils.sparsefuncs import mean_variance_axis
 from .._kernel_blocks import n_blocks
 from .._numba_config import threads_for
 from . import _kmeans_kernels as _k
+from ._kmeans_bounds import _PassSchedule
 
 ###############################################################################
 # helpers shared by the estimator and the public functions
@@ -91,11 +93,11 @@ def _center_groups(centers, n_groups):
     return perm, gstart
 
 
-def _n_groups(n_clusters, dtype):
+def _n_groups(n_clusters, n_features, dtype):
     """Number of Yinyang centre groups: one (Hamerly's bound) where the fused tiles rank
     the centres (full rankings are cheap there, and the bookkeeping of several groups
     costs more than it saves), else groups of about 8 centres."""
-    if _k._use_fused(n_clusters, np.dtype(dtype).itemsize):
+    if _k._use_fused(n_clusters, n_features, np.dtype(dtype).itemsize):
         return 1
     return max(1, round(n_clusters / 8))
 
@@ -272,6 +274,10 @@ def _relocate_empty_clusters(
         weight_in_clusters[old_cluster_id] -= weight
 
 
+# below this much work (n_samples * n_clusters * n_features), dense k-means++ runs in NumPy
+KMEANSPP_NUMPY_MAX_WORK = 1 << 18
+
+
 def _weighted_choice(random_state, sample_weight):
     """``random_state.choice(n_samples, p=sample_weight / sample_weight.sum())``: the same
     index from the same single uniform draw, in one compiled pass instead of NumPy's checks,
@@ -346,7 +352,10 @@ def _kmeans_plusplus(
         # at each step (same centres; see _kmeans_kernels). Not float32 data: their copy
         # would be as large as X, for little gain
         screen = int(dtype == np.float64)
-        if _k._kmeanspp_may_screen(n_clusters, X.itemsize, screen):
+        if n_samples * n_clusters * n_features < KMEANSPP_NUMPY_MAX_WORK:
+            # small data: NumPy, no kernel to compile
+            indices = _k._kmeanspp_dense_numpy(X, mean, sample_weight, center_id, rand_vals)
+        elif _k._kmeanspp_may_screen(n_clusters, X.itemsize, screen):
             indices, _ = _k._kmeanspp_dense(X, mean, sample_weight, center_id, rand_vals, screen)
         else:  # the same centres, without compiling the screen's kernels
             indices = _k._kmeanspp_dense_plain(X, mean, sample_weight, center_id, rand_vals)
@@ -396,6 +405,9 @@ def _kmeans_plusplus(
 ###############################################################################
 # a single k-means run
 
+# below this much work per pass (n_samples * n_clusters * n_features), plain passes only
+BOUNDS_MIN_WORK = 1 << 18
+
 
 def _kmeans_single(
     X,
@@ -409,10 +421,12 @@ def _kmeans_single(
 ):
     """One k-means run (Lloyd's algorithm), from validated data and initial centres.
 
-    Dense data use exact bounds when ``use_bounds`` (same labels as plain Lloyd);
-    sparse data use plain Lloyd. Convergence rules follow scikit-learn: strict convergence
-    when the labels do not change, else the squared centre shift against ``tol``; a final
-    E-step makes the labels match the returned centres. Dense data are clustered as
+    Dense data use exact bounds when ``use_bounds`` and the passes are large enough
+    (``BOUNDS_MIN_WORK``), on the passes where they pay (:class:`_PassSchedule`; the
+    labels are those of plain Lloyd); sparse data use plain Lloyd. Convergence rules
+    follow scikit-learn: strict convergence when the labels do not change, else the
+    squared centre shift against ``tol``; a final E-step makes the labels match the
+    returned centres. Dense data are clustered as
     ``X - x_mean`` (``x_mean`` None: zeros), centred on the fly: X is not copied, and the
     returned centres are in the centred coordinates.
 
@@ -427,7 +441,10 @@ def _kmeans_single(
     dtype = X.dtype
     n_clusters = centers_init.shape[0]
     is_sparse = sp.issparse(X)
-    bounded = use_bounds and not is_sparse and n_clusters > 1
+    # small passes run plain: the bounds would save microseconds, and their kernels cost
+    # seconds of compilation on a fresh machine
+    work = n_samples * n_clusters * n_features
+    bounded = use_bounds and not is_sparse and n_clusters > 1 and work >= BOUNDS_MIN_WORK
 
     centers = np.array(centers_init, dtype=dtype, order="C")  # written: not the caller's
     centers_new = np.zeros_like(centers)
@@ -445,16 +462,18 @@ def _kmeans_single(
     center_shift = np.zeros(n_clusters)
     half_sep = np.empty(n_clusters)
     eps = _bound_eps(dtype, n_features)
+    schedule = _PassSchedule(bounded)
+    n_ranked = np.zeros(nb, dtype=np.int64)
     if bounded:
         # Yinyang: groups of centres, fixed from the initial centres
-        perm, gstart = _center_groups(centers, _n_groups(n_clusters, dtype))
+        perm, gstart = _center_groups(centers, _n_groups(n_clusters, n_features, dtype))
         upper = np.zeros(n_samples)
         lower = np.zeros((n_samples, gstart.shape[0] - 1))
         x_sq = np.empty(n_samples)
         _k._row_sq_norms(X, x_mean, x_sq)
         delta_scale = _gemm_delta_scale(dtype, n_features)
 
-    def e_step(centers, update_centers, first):
+    def e_step(centers, update_centers, kind):
         if is_sparse:
             _k._lloyd_iter_sparse(
                 *_csr_parts(X),
@@ -467,7 +486,7 @@ def _kmeans_single(
                 n_changed,
                 update_centers,
             )
-        elif bounded:
+        elif kind != "plain":
             _k._yinyang_iter_dense(
                 X,
                 x_mean,
@@ -487,10 +506,11 @@ def _kmeans_single(
                 wsums,
                 counts,
                 n_changed,
-                not first,
+                kind == "bounded",
                 update_centers,
                 eps,
                 delta_scale,
+                n_ranked,
             )
         else:
             _k._lloyd_iter_dense(
@@ -509,14 +529,16 @@ def _kmeans_single(
 
     strict_convergence = False
     for i in range(max_iter):
-        e_step(centers, True, i == 0)
+        start = time.perf_counter()
+        e_step(centers, True, schedule.kind)
+        schedule.after(n_ranked.sum() / max(n_samples, 1), time.perf_counter() - start)
         _k._reduce_blocks(sums, wsums, centers_sum, weight_in_clusters)
         if not np.all(weight_in_clusters):
             _relocate_empty_clusters(
                 X, sample_weight, centers, centers_sum, weight_in_clusters, labels, x_mean
             )
         # writes centers_new, center_shift (used by the next pass to widen the bounds)
-        # and half_sep of the new centres
+        # and half_sep of the new centres (when the next pass uses the bounds)
         _k._finish_mstep(
             centers_sum,
             weight_in_clusters,
@@ -525,7 +547,7 @@ def _kmeans_single(
             center_shift,
             half_sep,
             eps,
-            bounded,
+            schedule.kind == "bounded",
         )
 
         if verbose:
@@ -552,7 +574,7 @@ def _kmeans_single(
 
     if not strict_convergence:
         # rerun E-step so that predicted labels match cluster centers
-        e_step(centers, False, False)
+        e_step(centers, False, "bounded" if schedule.kind == "bounded" else "plain")
 
     inertia = _inertia(X, sample_weight, centers, labels, x_mean=x_mean)
     return labels, inertia, centers, i + 1

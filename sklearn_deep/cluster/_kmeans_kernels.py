@@ -54,7 +54,6 @@ from ._kmeans_bounds import (  # noqa: F401
 from ._kmeans_bounds_rank import (  # noqa: F401
     _bounded_rows_fused,
     _bounded_rows_gemm,
-    _two_smallest_tile4,
 )
 from ._kmeans_common import (  # noqa: F401
     _average_centers,
@@ -68,14 +67,15 @@ from ._kmeans_common import (  # noqa: F401
     _inertia_dense,
     _move_sample,
     _reduce_blocks,
+    _relabel_rows,
     _row_sq_norms,
     _sqdist_all_dense,
     _sqdist_one_fast,
     _sqdist_rows_shifted,
 )
 from ._kmeans_lloyd import (  # noqa: F401
+    FUSED_MAX_BYTES,
     FUSED_MAX_CLUSTERS,
-    _argmin_fused,
     _gemm_rows_argmin,
     _lloyd_block_fused,
     _lloyd_block_gemm,
@@ -83,6 +83,7 @@ from ._kmeans_lloyd import (  # noqa: F401
     _pack_centers,
     _use_fused,
 )
+from ._kmeans_rank import VEC_SAMPLES, _rank_tile, _rank_vec  # noqa: F401
 from ._kmeans_sparse import (  # noqa: F401
     _euclidean_sparse,
     _inertia_sparse,
@@ -95,6 +96,7 @@ from ._kmeanspp import (  # noqa: F401
     _kmeanspp_best,
     _kmeanspp_candidates,
     _kmeanspp_dense,
+    _kmeanspp_dense_numpy,
     _kmeanspp_dense_plain,
     _kmeanspp_first,
     _kmeanspp_may_screen,

@@ -466,3 +466,43 @@ def _weighted_choice_draw(sample_weight, total, u):
         if cum / last > u:
             return i
     return n_samples - 1
+
+
+def _kmeanspp_dense_numpy(X, mean, sample_weight, first, rand_vals):
+    """:func:`_kmeanspp_dense_plain` in NumPy, for small data (nothing to compile on a
+    fresh machine): scikit-learn's greedy loop with the same draws, and the distances
+    computed as the kernel computes them, ``||x - (c + mean)||^2`` in float64 (summed in
+    another order: the centres may differ from the kernel's only on near-ties of the
+    candidates' potentials). Returns ``indices`` (int64, (n_clusters,)).
+
+    ``X`` (n_samples, n_features), ``mean`` (n_features,) and ``sample_weight``
+    (n_samples,) as in :func:`_kmeanspp_trials_dense`; ``rand_vals`` as in
+    :func:`_kmeanspp_dense`. Memory: ``n_local_trials * n_samples * n_features`` floats.
+    """
+    n_samples = X.shape[0]
+    n_steps = rand_vals.shape[0]
+    X64 = X.astype(np.float64)
+    mean64 = mean.astype(np.float64)
+    w = sample_weight.astype(np.float64)
+
+    def distances(ids):
+        # the candidates as rows of X - mean in X's dtype, shifted back in float64
+        shifted = (X[ids] - mean).astype(np.float64) + mean64
+        diff = X64[None, :, :] - shifted[:, None, :]
+        return np.einsum("tnf,tnf->tn", diff, diff).astype(X.dtype)
+
+    indices = np.empty(n_steps + 1, dtype=np.int64)
+    indices[0] = first
+    closest = distances(np.array([first]))[0]
+    pot = float(np.sum(w * closest))
+    for c in range(1, n_steps + 1):
+        cumulative = np.cumsum(w * closest)
+        ids = np.searchsorted(cumulative, rand_vals[c - 1] * pot)
+        np.clip(ids, None, n_samples - 1, out=ids)
+        dist = np.minimum(closest[None, :], distances(ids))
+        pots = np.sum(w * dist, axis=1)
+        best = int(np.argmin(pots))
+        pot = float(pots[best])
+        closest = dist[best]
+        indices[c] = ids[best]
+    return indices

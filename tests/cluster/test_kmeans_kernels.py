@@ -48,6 +48,14 @@ def _counts(n, k):
     return np.zeros((_n_blocks(n), k), dtype=np.int64)
 
 
+def _blas_above_fused_max(monkeypatch):
+    """Rank more than FUSED_MAX_CLUSTERS float64 centres with BLAS, however small they are
+    (the BLAS path otherwise needs centres larger than FUSED_MAX_BYTES)."""
+    from sklearn_deep.cluster import _kmeans_lloyd
+
+    monkeypatch.setattr(_kmeans_lloyd, "FUSED_MAX_BYTES", 0)
+
+
 def _oracle_step(X, sw, centers):
     dist = cdist(X.astype(np.float64), centers.astype(np.float64), "sqeuclidean")
     labels = dist.argmin(axis=1)
@@ -74,7 +82,8 @@ def test_block_count_depends_on_n_samples_only():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [9, K.FUSED_MAX_CLUSTERS + 6])  # fused tiles; BLAS for float64
-def test_lloyd_iter_dense_matches_oracle(dtype, k):
+def test_lloyd_iter_dense_matches_oracle(dtype, k, monkeypatch):
+    _blas_above_fused_max(monkeypatch)
     # the kernel clusters X - mean, centred on the fly: same as on the centred copy
     X, centers, sw = _data(dtype=dtype, k=k)
     n, d = X.shape
@@ -156,7 +165,8 @@ def test_lloyd_iter_sparse_matches_oracle(dtype):
         (K.FUSED_MAX_CLUSTERS + 6, 9, K.RETEST_MIN_WORK // 70 + 1),
     ],
 )
-def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups, d):
+def test_yinyang_matches_plain_lloyd_and_keeps_valid_bounds(dtype, k, n_groups, d, monkeypatch):
+    _blas_above_fused_max(monkeypatch)
     X, centers, sw = _data(n=1500, d=d, k=k, dtype=dtype, seed=1)
     n, d = X.shape
     eps = 16.0 * (d + 4) * float(np.finfo(dtype).eps)
