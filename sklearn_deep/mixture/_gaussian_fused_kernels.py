@@ -1,39 +1,82 @@
-"""Numba kernel of one fused EM iteration for full covariances (E-step and M-step sums).
+"""Numba kernel of the full-covariance E-step, alone or fused with the M-step sums.
 
-Layout conventions are in ``_gaussian_mixture_kernels`` (the module callers import).
+One chunk kernel, :func:`_full_chunk`, serves both: the E-step of full (and tied)
+covariances (:func:`_estep_full`: log-sum-exp, responsibilities) and one fused EM iteration
+(:func:`_em_pass_full`: the same E-step, whose responsibilities feed the M-step sums while
+still in cache). Layout conventions are in ``_gaussian_mixture_kernels`` (the module callers
+import).
 """
 
-import math
-
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from .._kernel_blocks import for_each_chunk
 from .._numba_config import CACHE
 from ._gaussian_estep_kernels import (
-    _ACCUM_FASTMATH,
     LOG_2PI,
-    _exp_lse,
+    MODE_SUMS,
+    _e_step_chunking,
+    _estep_write,
+    _flush_threshold,
     _means_times_factor,
-    _quad_tile4,
     _transpose_block,
+    _weighted_log_prob_full,
 )
-from ._gaussian_mstep_kernels import _syrk_tiles
-
-# --------------------------------------------------------------------------------------
-# One fused EM iteration for full covariances
-# --------------------------------------------------------------------------------------
+from ._gaussian_mstep_kernels import _centred_scatter, _sum_block, _symmetric_into
 
 
-@njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
-def _sum_block(a, m):
-    """``sum(a[:m])`` in float64 (re-associated: vectorised)."""
-    t = 0.0
-    for i in range(m):
-        t += a[i]
-    return t
+def _full_args(X, means, prec_chol, triangular, log_det, log_weights, block, mode):
+    """The leading arguments of :func:`_full_chunk`."""
+    n, d = X.shape
+    # float32 data: log-probabilities, log-sum-exp and responsibilities in float32, as
+    # scikit-learn computes them
+    const = (-0.5 * d * LOG_2PI + log_det + log_weights).astype(X.dtype)
+    muL = _means_times_factor(means, prec_chol)
+    e_min = _flush_threshold(X.dtype)
+    return (X, means, muL, prec_chol, bool(triangular), const, block, e_min, mode)
 
 
-@njit(cache=CACHE, parallel=True)
+def _estep_full(
+    X, means, prec_chol, triangular, log_det, log_weights, block, mode, out, log_prob_norm
+):
+    """E-step for full covariances.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n_components, n_features)
+    prec_chol : ndarray of shape (n_components, n_features_padded, n_features_padded)
+        Precision Cholesky factors, zero-padded to ``n_features_padded``, the next
+        multiple of 4, rows and columns. When ``triangular`` they are upper triangular
+        and the zero lower part is skipped (in 4 x 4 tiles).
+    triangular : bool
+    log_det : ndarray of shape (n_components,), float64
+        ``sum(log(diag(prec_chol[k])))``.
+    log_weights : ndarray of shape (n_components,), float64
+        ``log(weights)`` (may hold ``-inf``); zeros give plain log-densities.
+    block : int
+        Samples per block.
+    mode : int
+        What to write into ``out`` (``MODE_*``).
+    out : ndarray of shape (n_samples, n_components)
+        Written (see ``mode``).
+    log_prob_norm : ndarray of shape (n_samples,)
+        Written: ``log sum_k pi_k N(x_i | mu_k, Sigma_k)``.
+
+    Notes
+    -----
+    A Python function: the serial chunk kernel :func:`_full_chunk` runs over chunks of
+    samples in parallel (:func:`~sklearn_deep._kernel_blocks.for_each_chunk`).
+    """
+    n = X.shape[0]
+    k, d = means.shape
+    chunk, n_chunks = _e_step_chunking(n, block)
+    args = _full_args(X, means, prec_chol, triangular, log_det, log_weights, block, mode)
+    no_sums = (np.empty(0), np.empty((0, k)), np.empty((0, k, d)), np.empty((0, k, d, d)))
+    args += (out, log_prob_norm) + no_sums
+    for_each_chunk(_full_chunk, args, n, chunk, np.empty(n_chunks))
+
+
 def _em_pass_full(
     X,
     means,
@@ -78,106 +121,68 @@ def _em_pass_full(
         Written: ``sum_i r_ik (x_i - m_k)``.
     scatter_part : ndarray of shape (n_chunks, n_components, n_features, n_features), float64
         Written: ``sum_i r_ik (x_i - m_k)(x_i - m_k)^T`` (full, symmetric).
+
+    Notes
+    -----
+    A Python function: :func:`_full_chunk` runs over the chunks in parallel
+    (:func:`~sklearn_deep._kernel_blocks.for_each_chunk`).
     """
-    n, d = X.shape
+    n = X.shape[0]
     k = means.shape[0]
+    args = _full_args(X, means, prec_chol, triangular, log_det, log_weights, block, MODE_SUMS)
+    no_out = (np.empty((0, k), dtype=X.dtype), np.empty(0, dtype=X.dtype))
+    args += no_out + (rlogr_part, nk_part, sx_part, scatter_part)
+    for_each_chunk(_full_chunk, args, n, chunk, lpn_part)
+
+
+@njit(cache=CACHE)
+def _full_chunk(args, b, start, end):
+    """Chunk ``b`` (samples ``start:end``) of :func:`_estep_full` or, with ``MODE_SUMS``,
+    of :func:`_em_pass_full`; returns the chunk's ``sum_i log sum_k pi_k N(x_i | mu_k,
+    Sigma_k)``."""
+    (X, means, muL, prec_chol, triangular, const, block, e_min, mode, out, log_prob_norm,
+     rlogr_part, nk_part, sx_part, scatter_part) = args  # fmt: skip
+    k, d = means.shape
     d_pad = prec_chol.shape[1]
-    muL = _means_times_factor(means, prec_chol)
-    const_x = np.empty(k, dtype=X.dtype)
-    for c in range(k):
-        const_x[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
-    half = np.full(1, -0.5, dtype=X.dtype)[0]
-    one = np.ones(1, dtype=X.dtype)[0]
-    zero = np.zeros(1, dtype=X.dtype)[0]
-    # exp(wlp - max) below this is dropped (2**24 times the smallest normal number,
-    # 2e-31 in float32, 4e-301 in float64): far below rounding in every sum
-    e_min = np.full(1, np.finfo(X.dtype).tiny * 2.0**24, dtype=X.dtype)[0]
-    n_chunks = lpn_part.shape[0]
-    for b in prange(n_chunks):
-        start = b * chunk
-        end = min(n, start + chunk)
-        Xt = np.zeros((d_pad, block), dtype=X.dtype)
-        D = np.zeros((d_pad, block), dtype=X.dtype)
-        W = np.zeros((d_pad, block), dtype=X.dtype)
-        acc = np.empty((4, block), dtype=X.dtype)
-        quad = np.empty(block, dtype=X.dtype)
-        r = np.empty(block, dtype=X.dtype)
-        # float32 data: log-probabilities, log-sum-exp and responsibilities in float32,
-        # as scikit-learn computes them
-        wlp = np.empty((k, block), dtype=X.dtype)
-        mx = np.empty(block, dtype=X.dtype)
-        inv = np.empty(block, dtype=X.dtype)
-        et = np.empty(block, dtype=X.dtype)
-        S = np.zeros((k, d_pad, d_pad))
-        nk = np.zeros(k)
-        sx = np.zeros((k, d))
-        lpn_sum = 0.0
-        rlogr_sum = 0.0
-        for s0 in range(start, end, block):
-            s1 = min(end, s0 + block)
-            m = s1 - s0
-            _transpose_block(X, s0, s1, Xt)
-            # E-step: weighted log-probabilities of the block, component-major
-            for c in range(k):
-                U = prec_chol[c]
-                for i in range(m):
-                    quad[i] = 0.0
-                for j in range(0, d_pad, 4):
-                    p_end = j + 4 if triangular else d_pad
-                    _quad_tile4(Xt, m, U, j, p_end, triangular, muL[c], acc, quad)
-                w = wlp[c]
-                shift = const_x[c]
-                for i in range(m):
-                    w[i] = half * quad[i] + shift
-            # log-sum-exp; wlp becomes e = exp(t), t = wlp - max, inv the normaliser s;
-            # et = sum_k e t gives sum_k r log r = et / s - log s
+    dtype = X.dtype
+    sums = mode == MODE_SUMS
+    Xt = np.zeros((d_pad, block), dtype=dtype)
+    acc = np.empty((4, block), dtype=dtype)
+    quad = np.empty(block, dtype=dtype)
+    wlp = np.empty((k, block), dtype=dtype)
+    lse = np.empty((3, block), dtype=dtype)
+    # M-step sums (MODE_SUMS only)
+    n_sums = block if sums else 0
+    D = np.zeros((d_pad, n_sums), dtype=dtype)
+    W = np.zeros((d_pad, n_sums), dtype=dtype)
+    r = np.empty(n_sums, dtype=dtype)
+    S = np.zeros((k if sums else 0, d_pad, d_pad))
+    nk = np.zeros(k)
+    sx = np.zeros((k, d))
+    lpn_sum = 0.0
+    rlogr_sum = 0.0
+    for s0 in range(start, end, block):
+        s1 = min(end, s0 + block)
+        m = s1 - s0
+        _transpose_block(X, s0, s1, Xt)
+        _weighted_log_prob_full(Xt, m, prec_chol, muL, const, triangular, acc, quad, wlp)
+        lpn_sum += _estep_write(wlp, m, e_min, lse, s0, mode, out, log_prob_norm)
+        if not sums:
+            continue
+        # M-step sums about the current means
+        rlogr_sum += _sum_block(lse[2], m)
+        inv = lse[1]
+        for c in range(k):
+            w = wlp[c]
             for i in range(m):
-                mx[i] = -np.inf
-                inv[i] = 0.0
-                et[i] = 0.0
-            for c in range(k):
-                w = wlp[c]
-                for i in range(m):
-                    mx[i] = max(mx[i], w[i])
-            for c in range(k):
-                w = wlp[c]
-                for i in range(m):
-                    t = w[i] - mx[i]
-                    e = _exp_lse(t)
-                    # flush tiny terms to zero: subnormal products downstream are slow
-                    e = e if e >= e_min else zero
-                    w[i] = e
-                    inv[i] += e
-                    et[i] += e * t if e > zero else zero
-            for i in range(m):
-                finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
-                log_s = math.log(inv[i])
-                lpn_sum += mx[i] + log_s if finite else mx[i]
-                rlogr_sum += et[i] / inv[i] - log_s if finite else np.nan
-                inv[i] = one / inv[i] if finite else np.nan
-            # M-step statistics about the current means
-            for c in range(k):
-                w = wlp[c]
-                for i in range(m):
-                    r[i] = w[i] * inv[i]
-                nk[c] += _sum_block(r, m)
-                for p in range(d):
-                    mu = means[c, p]
-                    Dp = D[p]
-                    Wp = W[p]
-                    Xp = Xt[p]
-                    for i in range(m):
-                        v = Xp[i] - mu
-                        Dp[i] = v
-                        Wp[i] = r[i] * v
-                    sx[c, p] += _sum_block(Wp, m)
-                _syrk_tiles(W, D, m, S[c])
-        lpn_part[b] = lpn_sum
+                r[i] = w[i] * inv[i]
+            nk[c] += _sum_block(r, m)
+            _centred_scatter(Xt, m, r, means[c], D, W, S[c], sx[c])
+    if sums:
         rlogr_part[b] = rlogr_sum
         for c in range(k):
             nk_part[b, c] = nk[c]
             for p in range(d):
                 sx_part[b, c, p] = sx[c, p]
-                for q in range(p, d):
-                    scatter_part[b, c, p, q] = S[c, p, q]
-                    scatter_part[b, c, q, p] = S[c, p, q]
+        _symmetric_into(S, scatter_part[b])
+    return lpn_sum

@@ -42,15 +42,15 @@ from ._gaussian_estep_kernels import (  # noqa: F401
     MODE_LOG_RESP,
     MODE_NONE,
     MODE_RESP,
+    MODE_SUMS,
     MODE_WEIGHTED_LOG_PROB,
     _estep_diag,
-    _estep_full,
     _exp_nonpositive,
     _exp_nonpositive_f32,
-    _logsumexp_block,
+    _log_sum_exp,
     _quad_tile4,
 )
-from ._gaussian_fused_kernels import _em_pass_full  # noqa: F401
+from ._gaussian_fused_kernels import _em_pass_full, _estep_full  # noqa: F401
 from ._gaussian_mstep_kernels import (  # noqa: F401
     _mstep_moments,
     _mstep_scatter_full,
