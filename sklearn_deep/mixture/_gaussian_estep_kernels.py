@@ -20,7 +20,10 @@ MODE_NONE = 0  # nothing
 MODE_WEIGHTED_LOG_PROB = 1  # log pi_k + log N(x_i | mu_k, Sigma_k)
 MODE_LOG_RESP = 2  # log responsibilities
 MODE_RESP = 3  # responsibilities
-MODE_SUMS = 4  # nothing per sample: the M-step sums (the fused EM pass, full covariances)
+# full covariances only (the chunk kernel of ``_gaussian_fused_kernels``), nothing per sample:
+MODE_SUMS = 4  # E-step, then the M-step sums from its responsibilities (fused EM pass)
+MODE_RESP_MOMENTS = 5  # no E-step: n_k and first moments from given responsibilities
+MODE_RESP_SCATTER = 6  # no E-step: n_k, first moments and scatter from given ones
 
 
 # --------------------------------------------------------------------------------------

@@ -1,19 +1,22 @@
-"""Numba kernel of the full-covariance E-step, alone or fused with the M-step sums.
+"""Numba kernel of full-covariance EM: the E-step, the M-step sums, or both fused.
 
-One chunk kernel, :func:`_full_chunk`, serves both: the E-step of full (and tied)
-covariances (:func:`_estep_full`: log-sum-exp, responsibilities) and one fused EM iteration
+One chunk kernel, :func:`_full_chunk`, serves the three (so that a fit compiles one kernel
+and one parallel loop for them): the E-step of full (and tied) covariances
+(:func:`_estep_full`: log-sum-exp, responsibilities), one fused EM iteration
 (:func:`_em_pass_full`: the same E-step, whose responsibilities feed the M-step sums while
-still in cache). Layout conventions are in ``_gaussian_mixture_kernels`` (the module callers
-import).
+still in cache) and the M-step sums from given responsibilities (:func:`_mstep_full_sums`).
+Layout conventions are in ``_gaussian_mixture_kernels`` (the module callers import).
 """
 
 import numpy as np
 from numba import njit
 
-from .._kernel_blocks import for_each_chunk
+from .._kernel_blocks import _pad4, for_each_chunk
 from .._numba_config import CACHE
 from ._gaussian_estep_kernels import (
     LOG_2PI,
+    MODE_RESP_MOMENTS,
+    MODE_RESP_SCATTER,
     MODE_SUMS,
     _e_step_chunking,
     _estep_write,
@@ -135,28 +138,74 @@ def _em_pass_full(
     for_each_chunk(_full_chunk, args, n, chunk, lpn_part)
 
 
+def _mstep_full_sums(X, resp, center, chunk, block, scatter, nk_part, sx_part, scatter_part):
+    """M-step sums per chunk from given responsibilities, about given centres.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+        X's dtype.
+    center : ndarray of shape (n_components, n_features)
+        X's dtype.
+    chunk, block : int
+        As in :func:`_em_pass_full`.
+    scatter : bool
+        Also the scatter matrices (else ``scatter_part`` is not written).
+    nk_part : ndarray of shape (n_chunks, n_components), float64
+        Written: ``sum_i r_ik``.
+    sx_part : ndarray of shape (n_chunks, n_components, n_features), float64
+        Written: ``sum_i r_ik (x_i - center_k)``.
+    scatter_part : ndarray of shape (n_chunks, n_components, n_features, n_features), float64
+        Written when ``scatter``: ``sum_i r_ik (x_i - center_k)(x_i - center_k)^T``.
+    """
+    dtype = X.dtype
+    n_chunks = nk_part.shape[0]
+    args = (
+        X,
+        center,
+        np.empty((0, 0), dtype=dtype),  # (no E-step: no factors)
+        np.empty((0, 0, 0), dtype=dtype),
+        False,
+        np.empty(0, dtype=dtype),
+        block,
+        dtype.type(0.0),
+        MODE_RESP_SCATTER if scatter else MODE_RESP_MOMENTS,
+        resp,
+        np.empty(0, dtype=dtype),
+        np.empty(0),
+        nk_part,
+        sx_part,
+        scatter_part,
+    )
+    for_each_chunk(_full_chunk, args, X.shape[0], chunk, np.empty(n_chunks))
+
+
 @njit(cache=CACHE)
 def _full_chunk(args, b, start, end):
-    """Chunk ``b`` (samples ``start:end``) of :func:`_estep_full` or, with ``MODE_SUMS``,
-    of :func:`_em_pass_full`; returns the chunk's ``sum_i log sum_k pi_k N(x_i | mu_k,
-    Sigma_k)``."""
+    """Chunk ``b`` (samples ``start:end``) of :func:`_estep_full`, :func:`_em_pass_full`
+    (``MODE_SUMS``) or :func:`_mstep_full_sums` (``MODE_RESP_*``, the responsibilities
+    given in ``out``); returns the chunk's ``sum_i log sum_k pi_k N(x_i | mu_k, Sigma_k)``
+    (0 without an E-step)."""
     (X, means, muL, prec_chol, triangular, const, block, e_min, mode, out, log_prob_norm,
      rlogr_part, nk_part, sx_part, scatter_part) = args  # fmt: skip
     k, d = means.shape
-    d_pad = prec_chol.shape[1]
+    d_pad = _pad4(d)
     dtype = X.dtype
-    sums = mode == MODE_SUMS
+    estep = mode <= MODE_SUMS
+    sums = mode >= MODE_SUMS
+    scatter = mode != MODE_RESP_MOMENTS
     Xt = np.zeros((d_pad, block), dtype=dtype)
-    acc = np.empty((4, block), dtype=dtype)
-    quad = np.empty(block, dtype=dtype)
-    wlp = np.empty((k, block), dtype=dtype)
-    lse = np.empty((3, block), dtype=dtype)
-    # M-step sums (MODE_SUMS only)
-    n_sums = block if sums else 0
-    D = np.zeros((d_pad, n_sums), dtype=dtype)
-    W = np.zeros((d_pad, n_sums), dtype=dtype)
-    r = np.empty(n_sums, dtype=dtype)
-    S = np.zeros((k if sums else 0, d_pad, d_pad))
+    n_e = block if estep else 0
+    acc = np.empty((4, n_e), dtype=dtype)
+    quad = np.empty(n_e, dtype=dtype)
+    wlp = np.empty((k, n_e), dtype=dtype)
+    lse = np.empty((3, n_e), dtype=dtype)
+    n_s = block if sums else 0
+    D = np.zeros((d_pad, n_s), dtype=dtype)
+    W = np.zeros((d_pad, n_s), dtype=dtype)
+    r = np.empty(n_s, dtype=dtype)
+    S = np.zeros((k if sums and scatter else 1, d_pad, d_pad))
     nk = np.zeros(k)
     sx = np.zeros((k, d))
     lpn_sum = 0.0
@@ -165,24 +214,31 @@ def _full_chunk(args, b, start, end):
         s1 = min(end, s0 + block)
         m = s1 - s0
         _transpose_block(X, s0, s1, Xt)
-        _weighted_log_prob_full(Xt, m, prec_chol, muL, const, triangular, acc, quad, wlp)
-        lpn_sum += _estep_write(wlp, m, e_min, lse, s0, mode, out, log_prob_norm)
-        if not sums:
-            continue
-        # M-step sums about the current means
-        rlogr_sum += _sum_block(lse[2], m)
-        inv = lse[1]
+        if estep:
+            _weighted_log_prob_full(Xt, m, prec_chol, muL, const, triangular, acc, quad, wlp)
+            lpn_sum += _estep_write(wlp, m, e_min, lse, s0, mode, out, log_prob_norm)
+            if not sums:
+                continue
+            rlogr_sum += _sum_block(lse[2], m)
+        # M-step sums about the given means (those of the E-step in MODE_SUMS)
         for c in range(k):
-            w = wlp[c]
-            for i in range(m):
-                r[i] = w[i] * inv[i]
+            if estep:
+                w = wlp[c]
+                inv = lse[1]
+                for i in range(m):
+                    r[i] = w[i] * inv[i]
+            else:
+                for i in range(m):
+                    r[i] = out[s0 + i, c]
             nk[c] += _sum_block(r, m)
-            _centred_scatter(Xt, m, r, means[c], D, W, S[c], sx[c])
+            _centred_scatter(Xt, m, r, means[c], D, W, S[c if scatter else 0], sx[c], scatter)
     if sums:
-        rlogr_part[b] = rlogr_sum
+        if estep:
+            rlogr_part[b] = rlogr_sum
         for c in range(k):
             nk_part[b, c] = nk[c]
             for p in range(d):
                 sx_part[b, c, p] = sx[c, p]
-        _symmetric_into(S, scatter_part[b])
+        if scatter:
+            _symmetric_into(S, scatter_part[b])
     return lpn_sum

@@ -50,10 +50,9 @@ from ._gaussian_estep_kernels import (  # noqa: F401
     _log_sum_exp,
     _quad_tile4,
 )
-from ._gaussian_fused_kernels import _em_pass_full, _estep_full  # noqa: F401
+from ._gaussian_fused_kernels import _em_pass_full, _estep_full, _mstep_full_sums  # noqa: F401
 from ._gaussian_mstep_kernels import (  # noqa: F401
     _mstep_moments,
-    _mstep_scatter_full,
     _precision_cholesky_full,
     _syrk_tiles,
 )

@@ -8,18 +8,12 @@ import math
 import numpy as np
 from numba import njit
 
-from .._kernel_blocks import _ACCUM_FASTMATH, _pad4, for_each_chunk
+from .._kernel_blocks import _ACCUM_FASTMATH, for_each_chunk
 from .._numba_config import CACHE
-from ._gaussian_estep_kernels import _transpose_block
 
 # --------------------------------------------------------------------------------------
 # M-step: weighted sufficient statistics, per chunk, reduced serially by the caller
 # --------------------------------------------------------------------------------------
-
-# The two M-step kernels take one argument layout, ``(X, resp, means, second, block,
-# nk_part, sx_part, sxx_part, scatter_part)``, each ignoring what it does not use: the
-# parallel loop over chunks is then compiled once for both.
-_NO_SCATTER = np.empty((0, 0, 0, 0))
 
 
 def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
@@ -45,15 +39,14 @@ def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
     A Python function: the serial kernel :func:`_moments_chunk` runs over the chunks in
     parallel (:func:`~sklearn_deep._kernel_blocks.for_each_chunk`).
     """
-    no_means = np.empty((0, X.shape[1]), dtype=X.dtype)
-    args = (X, resp, no_means, bool(second), 0, nk_part, sx_part, sxx_part, _NO_SCATTER)
+    args = (X, resp, bool(second), nk_part, sx_part, sxx_part)
     for_each_chunk(_moments_chunk, args, X.shape[0], chunk, np.empty(nk_part.shape[0]))
 
 
 @njit(cache=CACHE)
 def _moments_chunk(args, b, start, end):
     """Chunk ``b`` (samples ``start:end``) of :func:`_mstep_moments`."""
-    (X, resp, no_means, second, no_block, nk_part, sx_part, sxx_part, no_scatter) = args
+    (X, resp, second, nk_part, sx_part, sxx_part) = args
     d = X.shape[1]
     k = resp.shape[1]
     nk = nk_part[b]
@@ -171,11 +164,12 @@ def _syrk_tiles(W, D, m, S):
 
 
 @njit(cache=CACHE)
-def _centred_scatter(Xt, m, r, mean, D, W, S, sx):
+def _centred_scatter(Xt, m, r, mean, D, W, S, sx, scatter):
     """Add one block's weighted sums about ``mean`` to ``sx`` and ``S``.
 
-    ``sx += sum_i r_i (x_i - mean)`` and, through :func:`_syrk_tiles`, the upper triangle of
-    ``S += sum_i r_i (x_i - mean)(x_i - mean)^T``, for the ``m`` samples of ``Xt``.
+    ``sx += sum_i r_i (x_i - mean)`` and, when ``scatter``, through :func:`_syrk_tiles`, the
+    upper triangle of ``S += sum_i r_i (x_i - mean)(x_i - mean)^T``, for the ``m`` samples
+    of ``Xt``.
 
     Parameters
     ----------
@@ -189,6 +183,7 @@ def _centred_scatter(Xt, m, r, mean, D, W, S, sx):
         Scratch (X's dtype), zero in the padding rows.
     S : ndarray of shape (n_features_pad4, n_features_pad4), float64
     sx : ndarray of shape (n_features,), float64
+    scatter : bool
     """
     for p in range(mean.shape[0]):
         mu = mean[p]
@@ -200,7 +195,8 @@ def _centred_scatter(Xt, m, r, mean, D, W, S, sx):
             Dp[i] = v
             Wp[i] = r[i] * v
         sx[p] += _sum_block(Wp, m)
-    _syrk_tiles(W, D, m, S)
+    if scatter:
+        _syrk_tiles(W, D, m, S)
 
 
 @njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
@@ -210,57 +206,6 @@ def _sum_block(a, m):
     for i in range(m):
         t += a[i]
     return t
-
-
-def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
-    """Centred weighted scatter matrices per chunk: ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    resp : ndarray of shape (n_samples, n_components)
-    means : ndarray of shape (n_components, n_features)
-    chunk : int
-        Samples per chunk (the unit of the serial reduction).
-    block : int
-        Samples per transposed sub-block inside a chunk (cache locality only).
-    out_part : ndarray of shape (n_chunks, n_components, n_features, n_features), float64
-        Written: the scatter matrices of each chunk (full, symmetric).
-
-    Notes
-    -----
-    A Python function: the serial kernel :func:`_scatter_full_chunk` runs over the chunks
-    in parallel (:func:`~sklearn_deep._kernel_blocks.for_each_chunk`).
-    """
-    k, d = means.shape
-    no_moments = (np.empty((0, k)), np.empty((0, k, d)), np.empty((0, k, d)))
-    args = (X, resp, means, False, block) + no_moments + (out_part,)
-    for_each_chunk(_scatter_full_chunk, args, X.shape[0], chunk, np.empty(out_part.shape[0]))
-
-
-@njit(cache=CACHE)
-def _scatter_full_chunk(args, b, start, end):
-    """Chunk ``b`` (samples ``start:end``) of :func:`_mstep_scatter_full`."""
-    (X, resp, means, no_second, block, no_nk, no_sx, no_sxx, out_part) = args
-    d = X.shape[1]
-    k = resp.shape[1]
-    d_pad = _pad4(d)
-    S = np.zeros((k, d_pad, d_pad))
-    sx = np.zeros((k, d))
-    Xt = np.empty((d, block), dtype=X.dtype)
-    D = np.zeros((d_pad, block), dtype=X.dtype)
-    W = np.zeros((d_pad, block), dtype=X.dtype)
-    r = np.empty(block, dtype=X.dtype)
-    for s0 in range(start, end, block):
-        s1 = min(end, s0 + block)
-        m = s1 - s0
-        _transpose_block(X, s0, s1, Xt)
-        for c in range(k):
-            for i in range(m):
-                r[i] = resp[s0 + i, c]
-            _centred_scatter(Xt, m, r, means[c], D, W, S[c], sx[c])
-    _symmetric_into(S, out_part[b])
-    return 0.0
 
 
 @njit(cache=CACHE)
