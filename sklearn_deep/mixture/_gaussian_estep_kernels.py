@@ -242,21 +242,6 @@ def _estep_write(wlp, m, e_min, lse, start, mode, out, log_prob_norm):
     return lpn_sum
 
 
-@njit(cache=CACHE)
-def _means_times_factor(means, prec_chol):
-    """``means[k] @ prec_chol[k, :d]`` for every component, shape (n_components, n_columns)."""
-    k, d = means.shape
-    n_cols = prec_chol.shape[2]
-    out = np.empty((k, n_cols), dtype=means.dtype)
-    for c in range(k):
-        for j in range(n_cols):
-            s = 0.0
-            for p in range(d):
-                s += means[c, p] * prec_chol[c, p, j]
-            out[c, j] = s
-    return out
-
-
 @njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
 def _quad_tile4(Xt, m, U, j, p_end, triangular, shift, acc, quad):
     """``quad[:m] += sum_{c<4} (Xt[:p_end, :m].T @ U[:p_end, j + c] - shift[j + c]) ** 2``.

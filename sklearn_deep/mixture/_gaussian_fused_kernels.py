@@ -21,7 +21,6 @@ from ._gaussian_estep_kernels import (
     _e_step_chunking,
     _estep_write,
     _flush_threshold,
-    _means_times_factor,
     _transpose_block,
     _weighted_log_prob_full,
 )
@@ -34,7 +33,8 @@ def _full_args(X, means, prec_chol, triangular, log_det, log_weights, block, mod
     # float32 data: log-probabilities, log-sum-exp and responsibilities in float32, as
     # scikit-learn computes them
     const = (-0.5 * d * LOG_2PI + log_det + log_weights).astype(X.dtype)
-    muL = _means_times_factor(means, prec_chol)
+    # means[c] @ U_c, accumulated in float64
+    muL = np.einsum("cp,cpj->cj", means, prec_chol[:, :d], dtype=np.float64).astype(X.dtype)
     e_min = _flush_threshold(X.dtype)
     return (X, means, muL, prec_chol, bool(triangular), const, block, e_min, mode)
 
@@ -75,7 +75,7 @@ def _estep_full(
     k, d = means.shape
     chunk, n_chunks = _e_step_chunking(n, block)
     args = _full_args(X, means, prec_chol, triangular, log_det, log_weights, block, mode)
-    no_sums = (np.empty(0), np.empty((0, k)), np.empty((0, k, d)), np.empty((0, k, d, d)))
+    no_sums = (np.empty(1), np.empty((1, k)), np.empty((1, k, d)), np.empty((0, 0, 0, 0)))
     args += (out, log_prob_norm) + no_sums
     for_each_chunk(_full_chunk, args, n, chunk, np.empty(n_chunks))
 
@@ -173,7 +173,7 @@ def _mstep_full_sums(X, resp, center, chunk, block, scatter, nk_part, sx_part, s
         MODE_RESP_SCATTER if scatter else MODE_RESP_MOMENTS,
         resp,
         np.empty(0, dtype=dtype),
-        np.empty(0),
+        np.empty(1),
         nk_part,
         sx_part,
         scatter_part,
@@ -191,23 +191,31 @@ def _full_chunk(args, b, start, end):
      rlogr_part, nk_part, sx_part, scatter_part) = args  # fmt: skip
     k, d = means.shape
     d_pad = _pad4(d)
-    dtype = X.dtype
     estep = mode <= MODE_SUMS
     sums = mode >= MODE_SUMS
     scatter = mode != MODE_RESP_MOMENTS
-    Xt = np.zeros((d_pad, block), dtype=dtype)
-    n_e = block if estep else 0
-    acc = np.empty((4, n_e), dtype=dtype)
-    quad = np.empty(n_e, dtype=dtype)
-    wlp = np.empty((k, n_e), dtype=dtype)
-    lse = np.empty((3, n_e), dtype=dtype)
-    n_s = block if sums else 0
-    D = np.zeros((d_pad, n_s), dtype=dtype)
-    W = np.zeros((d_pad, n_s), dtype=dtype)
-    r = np.empty(n_s, dtype=dtype)
+    # scratch rows, X's dtype, in one allocation: the transposed block Xt (zero-padded);
+    # for the E-step the tile accumulators, the quadratic forms, the weighted
+    # log-probabilities and the log-sum-exp; for the sums the centred block and the weights
+    n_e = 8 + k if estep else 0
+    n_s = 2 * d_pad + 1 if sums else 0
+    buf = np.zeros((d_pad + n_e + n_s, block), dtype=X.dtype)
+    Xt = buf[:d_pad]
+    acc = buf[d_pad : d_pad + 4]
+    quad = buf[d_pad + 4]
+    lse = buf[d_pad + 5 : d_pad + 8]
+    wlp = buf[d_pad + 8 : d_pad + n_e]
+    D = buf[d_pad + n_e : 2 * d_pad + n_e]
+    W = buf[2 * d_pad + n_e : 3 * d_pad + n_e]
+    r = buf[d_pad + n_e + n_s - 1]
     S = np.zeros((k if sums and scatter else 1, d_pad, d_pad))
-    nk = np.zeros(k)
-    sx = np.zeros((k, d))
+    # (the E-step's dummies have one row)
+    nk = nk_part[b if sums else 0]
+    sx = sx_part[b if sums else 0]
+    for c in range(k if sums else 0):
+        nk[c] = 0.0
+        for p in range(d):
+            sx[c, p] = 0.0
     lpn_sum = 0.0
     rlogr_sum = 0.0
     for s0 in range(start, end, block):
@@ -232,13 +240,8 @@ def _full_chunk(args, b, start, end):
                     r[i] = out[s0 + i, c]
             nk[c] += _sum_block(r, m)
             _centred_scatter(Xt, m, r, means[c], D, W, S[c if scatter else 0], sx[c], scatter)
-    if sums:
-        if estep:
-            rlogr_part[b] = rlogr_sum
-        for c in range(k):
-            nk_part[b, c] = nk[c]
-            for p in range(d):
-                sx_part[b, c, p] = sx[c, p]
-        if scatter:
-            _symmetric_into(S, scatter_part[b])
+    if sums and estep:
+        rlogr_part[b] = rlogr_sum
+    if sums and scatter:
+        _symmetric_into(S, scatter_part[b])
     return lpn_sum
