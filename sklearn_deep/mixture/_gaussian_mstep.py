@@ -163,17 +163,7 @@ def _estimate_gaussian_covariances_full(resp, X, nk, means, reg_covar):
 def _estimate_gaussian_covariances_tied(resp, X, nk, means, reg_covar):
     """Estimate the tied covariance matrix.
 
-    Parameters
-    ----------
-    resp : array-like of shape (n_samples, n_components)
-
-    X : array-like of shape (n_samples, n_features)
-
-    nk : array-like of shape (n_components,)
-
-    means : array-like of shape (n_components, n_features)
-
-    reg_covar : float
+    Parameters as :func:`_estimate_gaussian_covariances_full`.
 
     Returns
     -------
@@ -188,17 +178,7 @@ def _estimate_gaussian_covariances_tied(resp, X, nk, means, reg_covar):
 def _estimate_gaussian_covariances_diag(resp, X, nk, means, reg_covar):
     """Estimate the diagonal covariance vectors.
 
-    Parameters
-    ----------
-    resp : array-like of shape (n_samples, n_components)
-
-    X : array-like of shape (n_samples, n_features)
-
-    nk : array-like of shape (n_components,)
-
-    means : array-like of shape (n_components, n_features)
-
-    reg_covar : float
+    Parameters as :func:`_estimate_gaussian_covariances_full`.
 
     Returns
     -------
@@ -214,17 +194,7 @@ def _estimate_gaussian_covariances_diag(resp, X, nk, means, reg_covar):
 def _estimate_gaussian_covariances_spherical(resp, X, nk, means, reg_covar):
     """Estimate the spherical variance values.
 
-    Parameters
-    ----------
-    resp : array-like of shape (n_samples, n_components)
-
-    X : array-like of shape (n_samples, n_features)
-
-    nk : array-like of shape (n_components,)
-
-    means : array-like of shape (n_components, n_features)
-
-    reg_covar : float
+    Parameters as :func:`_estimate_gaussian_covariances_full`.
 
     Returns
     -------
@@ -332,7 +302,9 @@ def _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type):
         The covariance matrix of the current components.
         The shape depends of the covariance_type.
     """
-    if isinstance(resp, _ShiftedMoments):  # the fused EM pass (full covariances)
+    # the fused pass's sums in place of resp (full covariances), so that every M-step goes
+    # through this function, as scikit-learn's do (its tests count the calls)
+    if isinstance(resp, _ShiftedMoments):
         return resp.estimate(reg_covar)
     x_dtype = np.result_type(np.asarray(X).dtype, np.float32)
     X, resp = _work_arrays(X, resp)
