@@ -147,21 +147,25 @@ def gmm_paired():
     d = json.loads((RESULTS / "gmm.json").read_text()).get("paired")
     if not d:
         return ""
+
+    def pair(values, fmt):
+        return " / ".join(fmt.format(v) for v in values)
+
     rows = [
         (
+            c.get("model", "GaussianMixture"),
             f"{c['n_samples']:,} x {c['n_features']}, k={c['n_components']}",
             c["dtype"],
-            " / ".join(f"{r:.1f}" for r in c["before"]),
-            " / ".join(f"{r:.1f}" for r in c["after"]),
+            pair(c["before"], "{:.1f}"),
+            pair(c["after"], "{:.1f}"),
+            pair(c["ours_ms_per_iter_before"], "{:.2f}"),
+            pair(c["ours_ms_per_iter_after"], "{:.2f}"),
         )
         for c in d["cases"]
     ]
-    return _table(
-        "GaussianMixture, before / after (benchmarks/bench_gmm.py --quick)",
-        ("data", "dtype", f"before ({d['before']})", f"after ({d['after']})"),
-        rows,
-        d["note"],
-    )
+    header = ("model", "data", "dtype", "ratio before", "ratio after", "ms before", "ms after")
+    note = f"Before: ``{d['before'][:7]}``, after: ``{d['after'][:7]}``. " + d["note"]
+    return _table("GaussianMixture, before / after the chunk kernels", header, rows, note)
 
 
 def cnn():
