@@ -18,24 +18,27 @@ dataset-fashion-mnist``) through :func:`sklearn_deep.datasets.load_fashion_mnist
    alternate and the minimum of each is compared. Prediction times (ours evaluates in
    float64 for row-order invariance, the loop in float32) are reported alongside.
 
-Results go to ``benchmarks/results/cnn_fashion_mnist[_quick].json`` with versions and threads.
+Results go to ``benchmarks/results/cnn.json`` (``--out`` to change), with the metadata keys
+every benchmark records (``benchmarks/_bench_meta.py``: git commit, versions, threads, machine
+load at start and end).
 """
 
 import argparse
-import json
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import skorch
 import torch
 from torch import nn
 
 from sklearn_deep.datasets import load_fashion_mnist
 from sklearn_deep.neural_network import CNNClassifier, ConvNet
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _bench_meta import finish, metadata  # noqa: E402
 
 ARCH = dict(
     channels=(32, 64, 128),
@@ -98,7 +101,7 @@ def main():
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", default=None, help="JSON file name in benchmarks/results")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -114,23 +117,15 @@ def main():
         args.overhead_samples, args.overhead_epochs, args.overhead_repeats = 2000, 1, 1
     aug = None if args.augmentation == "none" else tuple(args.augmentation.split(","))
 
-    result = {
-        "benchmark": "bench_cnn",
-        "quick": args.quick,
-        "versions": {
-            "torch": torch.__version__,
-            "skorch": skorch.__version__,
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
-        "load_average_start": os.getloadavg(),
-        "architecture": {k: list(v) if isinstance(v, tuple) else v for k, v in ARCH.items()},
-        "training": dict(TRAIN),
-    }
+    result = metadata("cnn", args.quick)
+    result["versions"].update(torch=torch.__version__, skorch=skorch.__version__)
+    result.update(
+        {
+            "torch_threads": torch.get_num_threads(),
+            "architecture": {k: list(v) if isinstance(v, tuple) else v for k, v in ARCH.items()},
+            "training": dict(TRAIN),
+        }
+    )
 
     # warm-up: torch's lazy initialisation and oneDNN kernel selection
     CNNClassifier(input_shape=(1, 28, 28), max_epochs=1, **ARCH, **TRAIN).fit(
@@ -194,14 +189,7 @@ def main():
             f"(ours {min(ours):.1f} s, hand-written {min(hand):.1f} s)"
         )
 
-    result["load_average_end"] = os.getloadavg()
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    name = args.output or (
-        "cnn_fashion_mnist_quick.json" if args.quick else "cnn_fashion_mnist.json"
-    )
-    (out / name).write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    finish(result, args.out or REPO / "benchmarks" / "results" / "cnn.json")
 
 
 if __name__ == "__main__":

@@ -24,13 +24,14 @@ Run by hand (never in CI)::
     python benchmarks/bench_gmm.py --models bgm     # BayesianGaussianMixture only
     python benchmarks/bench_gmm.py --onedal-python /tmp/dalvenv/bin/python
 
-Results go to ``benchmarks/results/gmm[_quick].json`` (or ``--out``), with the git commit.
+Results go to ``benchmarks/results/gmm.json`` (``--out`` to change), with the metadata keys
+every benchmark records (``benchmarks/_bench_meta.py``: git commit, versions, threads, machine
+load at start and end).
 """
 
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _bench_meta import finish, metadata  # noqa: E402
 
 CASES = [(50_000, 8, 8), (200_000, 16, 16), (20_000, 64, 8)]
 BGM_CASES = [(50_000, 8, 8), (200_000, 16, 16)]
@@ -127,25 +132,6 @@ def run_onedal(python, X, init, n_threads, repeats, reg_covar):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def git_commit():
-    """The commit of this checkout (``+dirty`` with uncommitted changes), or None."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
-
-
 def bench_bgm(cases, scale, repeats):
     """Variational EM: ms per iteration, ours vs scikit-learn, from the same start."""
     from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
@@ -223,16 +209,15 @@ def main(argv=None):
         default="both",
         help="GaussianMixture (EM), BayesianGaussianMixture (variational EM) or both",
     )
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    commit = git_commit()  # the code that runs (taken before the long timings)
+    # (the metadata first: the git commit of the code that runs, the load at the start)
+    report = metadata("gmm", args.quick)
 
     import numba
-    import sklearn
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    import sklearn_deep
     from sklearn_deep._numba_config import numba_threads
     from sklearn_deep.mixture import GaussianMixture
 
@@ -323,42 +308,26 @@ def main(argv=None):
 
         bgm_results = bench_bgm(BGM_CASES, scale, repeats) if args.models != "gmm" else []
 
-    report = {
-        "benchmark": (
-            "GaussianMixture EM and BayesianGaussianMixture variational EM, "
-            "covariance_type='full', max_iter=20, tol=0"
-        ),
-        "git_commit": commit,
-        "quick": args.quick,
-        "repeats": repeats,
-        "numba_threads": n_threads,
-        "numba_threading_layer": numba.threading_layer(),
-        "blas": blas,
-        "cpu_count": os.cpu_count(),
-        "load_average_at_end": os.getloadavg(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "versions": {
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-            "numba": numba.__version__,
-            "sklearn_deep": sklearn_deep.__version__,
-        },
-        "onedal_python": onedal_python,
-        "env": {
-            k: os.environ.get(k)
-            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_NUM_THREADS")
-        },
-        "results": results,
-        "bgm_results": bgm_results,
-    }
-    out = args.out or Path(__file__).parent / "results" / (
-        "gmm_quick.json" if args.quick else "gmm.json"
+    report.update(
+        {
+            "description": (
+                "GaussianMixture EM and BayesianGaussianMixture variational EM, "
+                "covariance_type='full', max_iter=20, tol=0"
+            ),
+            "repeats": repeats,
+            "numba_threads": n_threads,
+            "numba_threading_layer": numba.threading_layer(),
+            "blas": blas,
+            "onedal_python": onedal_python,
+            "env": {
+                k: os.environ.get(k)
+                for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NUMBA_NUM_THREADS")
+            },
+            "results": results,
+            "bgm_results": bgm_results,
+        }
     )
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    finish(report, args.out or REPO / "benchmarks" / "results" / "gmm.json")
 
 
 if __name__ == "__main__":

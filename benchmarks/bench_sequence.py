@@ -9,25 +9,22 @@
   CV: TextToSequence + LSTMClassifier and TextToSequence + TransformerClassifier, against
   TF-IDF + LinearSVC.
 
-Reports accuracies, wall times and ratios against the scikit-learn baseline, and writes JSON
-(versions, thread counts, load) to benchmarks/results/. The machine may be shared: wall times
-are indicative, the load average is recorded.
+Reports accuracies, wall times and ratios against the scikit-learn baseline, and writes
+``benchmarks/results/sequence.json`` (``--out`` to change) with the metadata keys every
+benchmark records (``benchmarks/_bench_meta.py``: git commit, versions, threads, machine load
+at start and end). The machine may be shared: wall times are indicative.
 
 Usage::
 
-    python benchmarks/bench_sequence.py [--quick] [--only ucr|bbc] [--threads 2]
+    python benchmarks/bench_sequence.py [--quick] [--out PATH] [--only ucr|bbc] [--threads 2]
 """
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
@@ -35,7 +32,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-import sklearn_deep
 from sklearn_deep.datasets import (
     load_basic_motions,
     load_bbc_news,
@@ -46,7 +42,9 @@ from sklearn_deep.datasets import (
 from sklearn_deep.neural_network import LSTMClassifier, TransformerClassifier
 from sklearn_deep.preprocessing import TextToSequence
 
-RESULTS = Path(__file__).parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _bench_meta import finish, metadata  # noqa: E402
 
 
 def ucr_models(name, n_steps, quick):
@@ -286,39 +284,30 @@ def main(argv=None):
         "--lstm-cell",
         choices=["lstm", "gru", "rnn"],
         default=None,
-        help="BBC: the LSTM pipeline with these cells instead of its own (results file suffix)",
+        help="BBC: the LSTM pipeline with these cells instead of its own",
     )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    meta = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-        "sklearn_deep": sklearn_deep.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "loadavg_start": os.getloadavg(),
-        "quick": args.quick,
-        "machine": platform.machine(),
-        "note": "shared CPU (several processes at once): wall times are indicative",
-    }
-    results = {"meta": meta}
+    results = metadata("sequence", args.quick)
+    results["versions"]["torch"] = torch.__version__
+    results.update(
+        {
+            "torch_threads": torch.get_num_threads(),
+            "options": {
+                "only": args.only,
+                "bbc_model": args.bbc_model,
+                "lstm_cell": args.lstm_cell,
+            },
+            "note": "shared CPU (several processes at once): wall times are indicative",
+        }
+    )
     if args.only in (None, "ucr"):
         results["ucr"] = bench_ucr(args.quick)
     if args.only in (None, "bbc"):
         models = (args.bbc_model,) if args.bbc_model else ("lstm", "transformer")
         results["bbc"] = bench_bbc(args.quick, models, args.lstm_cell)
-    meta["loadavg_end"] = os.getloadavg()
-    RESULTS.mkdir(exist_ok=True)
-    suffix = ("_" + args.only if args.only else "") + ("_quick" if args.quick else "")
-    if args.bbc_model and args.only != "ucr":
-        suffix += "_" + args.bbc_model
-    if args.lstm_cell and args.only != "ucr":
-        suffix += "_cell_" + args.lstm_cell
-    path = RESULTS / f"sequence{suffix}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    finish(results, args.out or REPO / "benchmarks" / "results" / "sequence.json")
     return results
 
 

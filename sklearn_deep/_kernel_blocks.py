@@ -149,6 +149,37 @@ def for_each_block_threads(kernel, args, n_samples, out):
         _for_each_block(_block_kernel(kernel, args), n_samples, out, *args)
 
 
+@njit(cache=CACHE, parallel=True)
+def _for_each_chunk(kernel, n_samples, chunk, out, *args):
+    for b in prange(out.shape[0]):
+        bi = np.int64(b)  # (the loop index is unsigned inside the parallel loop's body)
+        start = bi * chunk
+        out[b] = kernel(args, bi, start, min(n_samples, start + chunk))
+
+
+def for_each_chunk(kernel, args, n_samples, chunk, out):
+    """``out[b] = kernel(args, b, start, end)`` for chunks of ``chunk`` samples, in parallel.
+
+    :func:`for_each_block` with the caller's partition: chunk ``b`` is samples
+    ``b * chunk:min(n_samples, (b + 1) * chunk)``, for ``b < len(out)`` (for partial results
+    whose size bounds the number of chunks, e.g. one scatter matrix per component and chunk).
+
+    Parameters
+    ----------
+    kernel : numba dispatcher
+        A serial ``@njit`` function ``kernel(args, b, start, end)`` as for
+        :func:`for_each_block`.
+    args : tuple
+        The kernel's arguments (arrays and scalars), passed as one tuple.
+    n_samples : int
+    chunk : int
+        Samples per chunk (``len(out) * chunk >= n_samples``).
+    out : ndarray of shape (n_chunks,)
+        Written: the kernel's return value for each chunk.
+    """
+    _for_each_chunk(_block_kernel(kernel, args), n_samples, chunk, out, *args)
+
+
 # ---------------------------------------------------------------------------------------------
 # register tiles: samples transposed, 4 x 4 products
 TILE_SAMPLES = 128

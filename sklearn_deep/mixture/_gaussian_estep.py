@@ -56,6 +56,17 @@ def _compute_log_det_cholesky(matrix_chol, covariance_type, n_features):
     return log_det_chol
 
 
+def _padded_factors(factors):
+    """Precision factors (n_components, n_features, n_features) zero-padded, rows and columns,
+    to a multiple of 4 (the kernels work in 4 x 4 tiles), and whether they are upper
+    triangular (the kernels then skip the zero lower part)."""
+    n_components, n_features, _ = factors.shape
+    d_pad = -(-n_features // 4) * 4
+    padded = np.zeros((n_components, d_pad, d_pad), dtype=factors.dtype)
+    padded[:, :n_features, :n_features] = factors
+    return padded, not np.any(np.tril(factors, -1))
+
+
 def _estep(X, means, precisions_chol, covariance_type, weights, mode, log_weights=None):
     """Run the E-step kernel of ``covariance_type``.
 
@@ -111,11 +122,7 @@ def _estep(X, means, precisions_chol, covariance_type, weights, mode, log_weight
             if covariance_type == "tied":
                 factors = np.broadcast_to(precisions_chol, (n_components,) + precisions_chol.shape)
                 log_det = np.full(n_components, float(log_det))
-            triangular = not np.any(np.tril(factors, -1))
-            # zero-pad rows and columns to a multiple of 4: the kernel works in 4 x 4 tiles
-            d_pad = -(-n_features // 4) * 4
-            padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
-            padded[:, :n_features, :n_features] = factors
+            padded, triangular = _padded_factors(factors)
             _k._estep_full(
                 X, means, padded, triangular, log_det, log_weights, _BLOCK, mode, out, log_prob_norm
             )
@@ -165,6 +172,65 @@ def _estimate_log_gaussian_prob(X, means, precisions_chol, covariance_type):
     return log_prob
 
 
+def _fused_sums(X, means, precisions_chol, log_weights):
+    """The sums of one fused EM pass (full covariances), reduced over the chunks.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n_components, n_features)
+        Cast to the dtype of ``X``.
+    precisions_chol : ndarray of shape (n_components, n_features, n_features)
+        Cast to the dtype of ``X``.
+    log_weights : ndarray of shape (n_components,), float64
+        Added to each component's log-density.
+
+    Returns
+    -------
+    log_prob_norm_sum : float
+    rlogr_sum : float
+    nk : ndarray of shape (n_components,), float64
+    sx : ndarray of shape (n_components, n_features), float64
+        ``sum_i r_ik (x_i - m_k)`` about ``means``.
+    scatter : ndarray of shape (n_components, n_features, n_features), float64
+        ``sum_i r_ik (x_i - m_k)(x_i - m_k)^T``.
+    """
+    X = np.ascontiguousarray(X)
+    dtype = X.dtype
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    means = np.ascontiguousarray(means, dtype=dtype)
+    prec_chol = np.asarray(precisions_chol, dtype=dtype)
+    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    log_det = np.asarray(_compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64)
+    padded, triangular = _padded_factors(prec_chol)
+    chunk, n_chunks = _chunking(n_samples, n_components, n_features)
+    lpn_part = np.zeros(n_chunks)
+    rlogr_part = np.zeros(n_chunks)
+    nk_part = np.zeros((n_chunks, n_components))
+    sx_part = np.zeros((n_chunks, n_components, n_features))
+    scatter_part = np.zeros((n_chunks, n_components, n_features, n_features))
+    work = n_samples * n_components * (n_features * (n_features + 1) + 8)
+    with threads_for(work):
+        _k._em_pass_full(
+            X,
+            means,
+            padded,
+            triangular,
+            log_det,
+            log_weights,
+            chunk,
+            min(_BLOCK, chunk),
+            lpn_part,
+            rlogr_part,
+            nk_part,
+            sx_part,
+            scatter_part,
+        )
+    sums = (nk_part, sx_part, scatter_part)
+    return (lpn_part.sum(), rlogr_part.sum()) + tuple(a.sum(axis=0) for a in sums)
+
+
 def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar, prior_scale=None):
     """E-step and M-step sums of one EM iteration, full covariances, in one pass over ``X``.
 
@@ -198,44 +264,8 @@ def _fused_em_pass_full(X, means, precisions_chol, log_weights, reg_covar, prior
         many standard deviations; see ``_MAX_SHIFT_SQUARED``): the caller then redoes the
         iteration the plain way, E-step then M-step, as scikit-learn does.
     """
-    X = np.ascontiguousarray(X)
-    dtype = X.dtype
-    n_samples, n_features = X.shape
-    n_components = means.shape[0]
-    means = np.ascontiguousarray(means, dtype=dtype)
-    prec_chol = np.asarray(precisions_chol, dtype=dtype)
-    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
-    log_det = np.asarray(_compute_log_det_cholesky(prec_chol, "full", n_features), dtype=np.float64)
-    d_pad = -(-n_features // 4) * 4
-    padded = np.zeros((n_components, d_pad, d_pad), dtype=dtype)
-    padded[:, :n_features, :n_features] = prec_chol
-    triangular = not np.any(np.tril(prec_chol, -1))
-    chunk, n_chunks = _chunking(n_samples, n_components, n_features)
-    lpn_part = np.empty(n_chunks)
-    rlogr_part = np.empty(n_chunks)
-    nk_part = np.empty((n_chunks, n_components))
-    sx_part = np.empty((n_chunks, n_components, n_features))
-    scatter_part = np.empty((n_chunks, n_components, n_features, n_features))
-    work = n_samples * n_components * (n_features * (n_features + 1) + 8)
-    with threads_for(work):
-        _k._em_pass_full(
-            X,
-            means,
-            padded,
-            triangular,
-            log_det,
-            log_weights,
-            chunk,
-            min(_BLOCK, chunk),
-            lpn_part,
-            rlogr_part,
-            nk_part,
-            sx_part,
-            scatter_part,
-        )
-    moments = _ShiftedMoments(
-        nk_part.sum(axis=0), sx_part.sum(axis=0), scatter_part.sum(axis=0), means
-    )
+    lpn_sum, rlogr_sum, nk, sx, scatter = _fused_sums(X, means, precisions_chol, log_weights)
+    moments = _ShiftedMoments(nk, sx, scatter, np.ascontiguousarray(means, dtype=X.dtype))
     if not moments.accurate(reg_covar, prior_scale):
         moments = None
-    return lpn_part.sum(), rlogr_part.sum(), moments
+    return lpn_sum, rlogr_sum, moments

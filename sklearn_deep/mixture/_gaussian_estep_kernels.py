@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import intrinsic, overload
 
+from .._kernel_blocks import _PRODUCT_FASTMATH, for_each_chunk
 from .._numba_config import CACHE
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -19,12 +20,10 @@ MODE_NONE = 0  # nothing
 MODE_WEIGHTED_LOG_PROB = 1  # log pi_k + log N(x_i | mu_k, Sigma_k)
 MODE_LOG_RESP = 2  # log responsibilities
 MODE_RESP = 3  # responsibilities
-
-# fast-math flags allowed for plain accumulations (no -inf/NaN assumptions): fused
-# multiply-adds everywhere in the matrix-product helpers, re-association only in the
-# dot-product reductions of the M-step (needed to vectorise them).
-_PRODUCT_FASTMATH = {"contract"}
-_ACCUM_FASTMATH = {"reassoc", "contract", "nsz"}
+# full covariances only (the chunk kernel of ``_gaussian_fused_kernels``), nothing per sample:
+MODE_SUMS = 4  # E-step, then the M-step sums from its responsibilities (fused EM pass)
+MODE_RESP_MOMENTS = 5  # no E-step: n_k and first moments from given responsibilities
+MODE_RESP_SCATTER = 6  # no E-step: n_k, first moments and scatter from given ones
 
 
 # --------------------------------------------------------------------------------------
@@ -144,77 +143,103 @@ def _exp_lse_impl(x):
     return lambda x: _exp_nonpositive(x)
 
 
+def _flush_threshold(dtype):
+    """``exp(wlp - max)`` below this is dropped by :func:`_log_sum_exp`: 2**24 times the
+    smallest normal number (2e-31 in float32, 4e-301 in float64), far below rounding in
+    every sum, and subnormal products downstream are slow."""
+    return dtype.type(np.finfo(dtype).tiny * 2.0**24)
+
+
 @njit(cache=CACHE)
-def _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, s):
-    """Log-sum-exp over components of one block of weighted log-probabilities.
+def _log_sum_exp(wlp, m, e_min, lse):
+    """Log-sum-exp over components of a block of weighted log-probabilities, in their dtype.
 
     Parameters
     ----------
-    wlp : ndarray of shape (n_components, block), float64
-        Weighted log-probabilities of samples ``start:start + block``, component-major
-        so that every loop runs over contiguous samples. Overwritten by the
-        exponentials in ``MODE_RESP``.
-    start : int
-        First sample of the block.
-    mode : int
-        One of the ``MODE_*`` constants: what to write into ``out``.
-    out : ndarray of shape (n_samples, n_components)
-        Written for rows of the block unless ``mode == MODE_NONE``.
-    log_prob_norm : ndarray of shape (n_samples,)
-        ``log sum_k exp(wlp[k, i])``, written for the block.
-    mx, s : ndarray of shape (block,), float64
-        Scratch.
+    wlp : ndarray of shape (n_components, block)
+        Weighted log-probabilities of the block's ``m`` samples (first ``m`` columns),
+        component-major so that every loop runs over contiguous samples. Overwritten:
+        ``e = exp(t)``, ``t = wlp - max`` (``e`` below ``e_min`` flushed to zero), so that
+        the responsibilities are ``e * lse[1]``.
+    m : int
+    e_min : float
+        See :func:`_flush_threshold`.
+    lse : ndarray of shape (3, block), wlp's dtype
+        Written: ``lse[0]`` the log-normaliser ``log sum_c exp(wlp[c])`` (``-inf`` for a
+        sample whose components are all impossible), ``lse[1]`` the inverse ``1 / s`` of
+        ``s = sum_c e`` (NaN for such a sample) and ``lse[2]`` ``sum_c r log r =
+        sum_c e t / s - log s`` (NaN likewise).
     """
-    k, m = wlp.shape
+    k = wlp.shape[0]
+    mx = lse[0]
+    inv = lse[1]
+    et = lse[2]
+    zero = wlp.dtype.type(0.0)
+    one = wlp.dtype.type(1.0)
     for i in range(m):
         mx[i] = -np.inf
-        s[i] = 0.0
+        inv[i] = 0.0
+        et[i] = 0.0
     for c in range(k):
-        row = wlp[c]
+        w = wlp[c]
         for i in range(m):
-            if row[i] > mx[i]:
-                mx[i] = row[i]
+            mx[i] = max(mx[i], w[i])
     for c in range(k):
-        row = wlp[c]
-        if mode == MODE_RESP:
-            for i in range(m):
-                e = _exp_nonpositive(row[i] - mx[i])
-                row[i] = e
-                s[i] += e
-        else:
-            for i in range(m):
-                s[i] += _exp_nonpositive(row[i] - mx[i])
+        w = wlp[c]
+        for i in range(m):
+            t = w[i] - mx[i]
+            e = _exp_lse(t)
+            e = e if e >= e_min else zero
+            w[i] = e
+            inv[i] += e
+            et[i] += e * t if e > zero else zero
     for i in range(m):
         # all components impossible (-inf): log p = -inf and NaN responsibilities, as NumPy
         finite = not (math.isinf(mx[i]) or math.isnan(mx[i]))
-        lpn = mx[i] + math.log(s[i]) if finite else mx[i]
-        log_prob_norm[start + i] = lpn
-        row = start + i
-        if mode == MODE_WEIGHTED_LOG_PROB:
-            for c in range(k):
-                out[row, c] = wlp[c, i]
-        elif mode == MODE_LOG_RESP:
-            for c in range(k):
-                out[row, c] = wlp[c, i] - lpn
-        elif mode == MODE_RESP:
-            inv = 1.0 / s[i] if finite else np.nan
-            for c in range(k):
-                out[row, c] = wlp[c, i] * inv
+        log_s = math.log(inv[i])
+        et[i] = et[i] / inv[i] - log_s if finite else np.nan
+        mx[i] = mx[i] + log_s if finite else mx[i]
+        inv[i] = one / inv[i] if finite else np.nan
 
 
 @njit(cache=CACHE)
-def _means_times_factor(means, prec_chol):
-    """``means[k] @ prec_chol[k, :d]`` for every component, shape (n_components, n_columns)."""
-    k, d = means.shape
-    n_cols = prec_chol.shape[2]
-    out = np.empty((k, n_cols), dtype=means.dtype)
-    for c in range(k):
-        for j in range(n_cols):
-            s = 0.0
-            for p in range(d):
-                s += means[c, p] * prec_chol[c, p, j]
-            out[c, j] = s
-    return out
+def _estep_write(wlp, m, e_min, lse, start, mode, out, log_prob_norm):
+    """The log-sum-exp of a block (:func:`_log_sum_exp`) and what ``mode`` asks for.
+
+    Writes rows ``start:start + m`` of ``log_prob_norm`` and (unless ``mode`` is
+    ``MODE_NONE`` or ``MODE_SUMS``) of ``out`` (n_samples, n_components): the weighted
+    log-probabilities, the log-responsibilities or the responsibilities. ``wlp`` and
+    ``lse`` as in :func:`_log_sum_exp`.
+
+    Returns
+    -------
+    lpn_sum : float
+        ``sum_i log sum_c exp(wlp[c, i])`` over the block (float64).
+    """
+    k = wlp.shape[0]
+    if mode == MODE_WEIGHTED_LOG_PROB or mode == MODE_LOG_RESP:
+        for i in range(m):
+            for c in range(k):
+                out[start + i, c] = wlp[c, i]
+    _log_sum_exp(wlp, m, e_min, lse)
+    lpn = lse[0]
+    lpn_sum = 0.0
+    for i in range(m):
+        lpn_sum += lpn[i]
+    if mode == MODE_SUMS:
+        return lpn_sum
+    for i in range(m):
+        log_prob_norm[start + i] = lpn[i]
+    if mode == MODE_LOG_RESP:
+        for i in range(m):
+            for c in range(k):
+                out[start + i, c] -= lpn[i]
+    elif mode == MODE_RESP:
+        inv = lse[1]
+        for i in range(m):
+            for c in range(k):
+                out[start + i, c] = wlp[c, i] * inv[i]
+    return lpn_sum
 
 
 @njit(cache=CACHE, fastmath=_PRODUCT_FASTMATH)
@@ -279,71 +304,50 @@ def _quad_tile4(Xt, m, U, j, p_end, triangular, shift, acc, quad):
 
 
 @njit(cache=CACHE)
-def _padded(n):
-    """``n`` rounded up to a multiple of 4."""
-    return (n + 3) // 4 * 4
-
-
-@njit(cache=CACHE, parallel=True)
-def _estep_full(
-    X, means, prec_chol, triangular, log_det, log_weights, block, mode, out, log_prob_norm
-):
-    """E-step for full covariances.
+def _weighted_log_prob_full(Xt, m, prec_chol, muL, const, triangular, acc, quad, wlp):
+    """``wlp[c, :m] = -0.5 ||Xt[:, :m].T U_c - mu_c U_c||^2 + const[c]`` for every component.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-    means : ndarray of shape (n_components, n_features)
-    prec_chol : ndarray of shape (n_components, n_features_padded, n_features_padded)
-        Precision Cholesky factors, zero-padded to ``n_features_padded``, the next
-        multiple of 4, rows and columns. When ``triangular`` they are upper triangular
-        and the zero lower part is skipped (in 4 x 4 tiles).
+    Xt : ndarray of shape (n_features_pad4, block)
+        The block's samples, transposed and zero-padded (X's dtype).
+    m : int
+        Samples in the block.
+    prec_chol : ndarray of shape (n_components, n_features_pad4, n_features_pad4)
+        Zero-padded precision factors ``U_c`` (upper triangular when ``triangular``).
+    muL : ndarray of shape (n_components, n_features_pad4)
+        ``means[c] @ U_c``.
+    const : ndarray of shape (n_components,)
+        ``-0.5 d log(2 pi) + log det U_c + log pi_c``, in ``wlp``'s dtype.
     triangular : bool
-    log_det : ndarray of shape (n_components,), float64
-        ``sum(log(diag(prec_chol[k])))``.
-    log_weights : ndarray of shape (n_components,), float64
-        ``log(weights)`` (may hold ``-inf``); zeros give plain log-densities.
-    block : int
-        Samples per block.
-    mode : int
-        What to write into ``out`` (``MODE_*``).
-    out : ndarray of shape (n_samples, n_components)
-        Written (see ``mode``).
-    log_prob_norm : ndarray of shape (n_samples,)
-        Written: ``log sum_k pi_k N(x_i | mu_k, Sigma_k)``.
+    acc : ndarray of shape (4, block), quad : ndarray of shape (block,)
+        Scratch, X's dtype.
+    wlp : ndarray of shape (n_components, block)
+        Written (first ``m`` columns): float64, or X's dtype in the fused pass.
     """
-    n, d = X.shape
-    k = means.shape[0]
+    half = wlp.dtype.type(-0.5)
     d_pad = prec_chol.shape[1]
-    muL = _means_times_factor(means, prec_chol)
-    const = np.empty(k)
-    for c in range(k):
-        const[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
-    n_blocks = (n + block - 1) // block
-    for b in prange(n_blocks):
-        start = b * block
-        end = min(n, start + block)
-        m = end - start
-        Xt = np.zeros((d_pad, m), dtype=X.dtype)
-        _transpose_block(X, start, end, Xt)
-        acc = np.empty((4, m), dtype=X.dtype)
-        quad = np.empty(m, dtype=X.dtype)
-        wlp = np.empty((k, m))
-        mx = np.empty(m)
-        sums = np.empty(m)
-        for c in range(k):
-            U = prec_chol[c]
-            quad[:] = 0.0
-            for j in range(0, d_pad, 4):
-                p_end = j + 4 if triangular else d_pad
-                _quad_tile4(Xt, m, U, j, p_end, triangular, muL[c], acc, quad)
-            w = wlp[c]
-            for i in range(m):
-                w[i] = -0.5 * quad[i] + const[c]
-        _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, sums)
+    for c in range(prec_chol.shape[0]):
+        U = prec_chol[c]
+        for i in range(m):
+            quad[i] = 0.0
+        for j in range(0, d_pad, 4):
+            p_end = j + 4 if triangular else d_pad
+            _quad_tile4(Xt, m, U, j, p_end, triangular, muL[c], acc, quad)
+        w = wlp[c]
+        shift = const[c]
+        for i in range(m):
+            w[i] = half * quad[i] + shift
 
 
-@njit(cache=CACHE, parallel=True)
+def _e_step_chunking(n_samples, block):
+    """Samples per chunk of the E-step (a multiple of ``block``, at most 64 chunks) and the
+    number of chunks. (No sums cross samples: results do not depend on it.)"""
+    chunk = max(1, -(-n_samples // 64))
+    chunk = -(-chunk // block) * block
+    return chunk, max(1, -(-n_samples // chunk))
+
+
 def _estep_diag(X, means, precisions, log_det, log_weights, block, mode, out, log_prob_norm):
     """E-step for diagonal (and, with repeated precisions, spherical) covariances.
 
@@ -351,23 +355,30 @@ def _estep_diag(X, means, precisions, log_det, log_weights, block, mode, out, lo
     (n_components, n_features): the diagonal precisions ``prec_chol ** 2``.
     """
     n, d = X.shape
-    k = means.shape[0]
-    const = np.empty(k)
-    for c in range(k):
-        const[c] = -0.5 * d * LOG_2PI + log_det[c] + log_weights[c]
-    n_blocks = (n + block - 1) // block
-    for b in prange(n_blocks):
-        start = b * block
-        end = min(n, start + block)
-        m = end - start
-        Xt = np.empty((d, m), dtype=X.dtype)
-        _transpose_block(X, start, end, Xt)
-        quad = np.empty(m, dtype=X.dtype)
-        wlp = np.empty((k, m))
-        mx = np.empty(m)
-        sums = np.empty(m)
+    const = (-0.5 * d * LOG_2PI + log_det + log_weights).astype(X.dtype)
+    chunk, n_chunks = _e_step_chunking(n, block)
+    e_min = _flush_threshold(X.dtype)
+    args = (X, means, precisions, const, block, e_min, mode, out, log_prob_norm)
+    for_each_chunk(_estep_diag_chunk, args, n, chunk, np.empty(n_chunks))
+
+
+@njit(cache=CACHE)
+def _estep_diag_chunk(args, b, start, end):
+    """Samples ``start:end`` of :func:`_estep_diag`, in blocks of ``block``."""
+    (X, means, precisions, const, block, e_min, mode, out, log_prob_norm) = args
+    k, d = means.shape
+    Xt = np.empty((d, block), dtype=X.dtype)
+    quad = np.empty(block, dtype=X.dtype)
+    wlp = np.empty((k, block), dtype=X.dtype)
+    lse = np.empty((3, block), dtype=X.dtype)
+    half = X.dtype.type(-0.5)
+    for s0 in range(start, end, block):
+        s1 = min(end, s0 + block)
+        m = s1 - s0
+        _transpose_block(X, s0, s1, Xt)
         for c in range(k):
-            quad[:] = 0.0
+            for i in range(m):
+                quad[i] = 0.0
             for j in range(d):
                 mu = means[c, j]
                 prec = precisions[c, j]
@@ -376,5 +387,6 @@ def _estep_diag(X, means, precisions, log_det, log_weights, block, mode, out, lo
                     quad[i] += prec * (t * t)
             w = wlp[c]
             for i in range(m):
-                w[i] = -0.5 * quad[i] + const[c]
-        _logsumexp_block(wlp, start, mode, out, log_prob_norm, mx, sums)
+                w[i] = half * quad[i] + const[c]
+        _estep_write(wlp, m, e_min, lse, s0, mode, out, log_prob_norm)
+    return 0.0

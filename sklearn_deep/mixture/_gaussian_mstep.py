@@ -66,15 +66,31 @@ def _moments(X, resp, second):
     return nk_part.sum(axis=0), sx_part.sum(axis=0), sxx
 
 
-def _scatter_full(X, resp, means):
-    """Chunked ``sum_i resp[i, k] (x_i - mu_k)(x_i - mu_k)^T``, float64, reduced serially."""
+def _full_sums(X, resp, center, scatter):
+    """Chunked M-step sums of full covariances from ``resp``, about ``center``, reduced
+    serially: ``nk`` (n_components,), ``sx = resp.T @ X - nk center`` (n_components,
+    n_features) and, when ``scatter``, ``sum_i resp[i, k] (x_i - c_k)(x_i - c_k)^T``
+    (n_components, n_features, n_features), else None; float64.
+
+    (The kernel of the full-covariance E-step, which therefore compiles nothing more.)
+    """
     n, d = X.shape
     k = resp.shape[1]
     chunk, n_chunks = _chunking(n, k, d)
-    part = np.empty((n_chunks, k, d, d))
-    with threads_for(n * k * d * (d + 3) // 2):
-        _k._mstep_scatter_full(X, resp, means, chunk, min(_BLOCK, chunk), part)
-    return part.sum(axis=0)
+    nk_part = np.empty((n_chunks, k))
+    sx_part = np.empty((n_chunks, k, d))
+    part = np.empty((n_chunks, k, d, d) if scatter else (0, 0, 0, 0))
+    center = np.ascontiguousarray(center, dtype=X.dtype)
+    with threads_for(n * k * d * ((d + 3) // 2 if scatter else 1)):
+        _k._mstep_full_sums(
+            X, resp, center, chunk, min(_BLOCK, chunk), scatter, nk_part, sx_part, part
+        )
+    return nk_part.sum(axis=0), sx_part.sum(axis=0), (part.sum(axis=0) if scatter else None)
+
+
+def _scatter_full(X, resp, means):
+    """Chunked ``sum_i resp[i, k] (x_i - mu_k)(x_i - mu_k)^T``, float64, reduced serially."""
+    return _full_sums(X, resp, means, True)[2]
 
 
 def _gram(X):
@@ -147,17 +163,7 @@ def _estimate_gaussian_covariances_full(resp, X, nk, means, reg_covar):
 def _estimate_gaussian_covariances_tied(resp, X, nk, means, reg_covar):
     """Estimate the tied covariance matrix.
 
-    Parameters
-    ----------
-    resp : array-like of shape (n_samples, n_components)
-
-    X : array-like of shape (n_samples, n_features)
-
-    nk : array-like of shape (n_components,)
-
-    means : array-like of shape (n_components, n_features)
-
-    reg_covar : float
+    Parameters as :func:`_estimate_gaussian_covariances_full`.
 
     Returns
     -------
@@ -172,17 +178,7 @@ def _estimate_gaussian_covariances_tied(resp, X, nk, means, reg_covar):
 def _estimate_gaussian_covariances_diag(resp, X, nk, means, reg_covar):
     """Estimate the diagonal covariance vectors.
 
-    Parameters
-    ----------
-    resp : array-like of shape (n_samples, n_components)
-
-    X : array-like of shape (n_samples, n_features)
-
-    nk : array-like of shape (n_components,)
-
-    means : array-like of shape (n_components, n_features)
-
-    reg_covar : float
+    Parameters as :func:`_estimate_gaussian_covariances_full`.
 
     Returns
     -------
@@ -198,17 +194,7 @@ def _estimate_gaussian_covariances_diag(resp, X, nk, means, reg_covar):
 def _estimate_gaussian_covariances_spherical(resp, X, nk, means, reg_covar):
     """Estimate the spherical variance values.
 
-    Parameters
-    ----------
-    resp : array-like of shape (n_samples, n_components)
-
-    X : array-like of shape (n_samples, n_features)
-
-    nk : array-like of shape (n_components,)
-
-    means : array-like of shape (n_components, n_features)
-
-    reg_covar : float
+    Parameters as :func:`_estimate_gaussian_covariances_full`.
 
     Returns
     -------
@@ -316,13 +302,18 @@ def _estimate_gaussian_parameters(X, resp, reg_covar, covariance_type):
         The covariance matrix of the current components.
         The shape depends of the covariance_type.
     """
-    if isinstance(resp, _ShiftedMoments):  # the fused EM pass (full covariances)
+    # the fused pass's sums in place of resp (full covariances), so that every M-step goes
+    # through this function, as scikit-learn's do (its tests count the calls)
+    if isinstance(resp, _ShiftedMoments):
         return resp.estimate(reg_covar)
     x_dtype = np.result_type(np.asarray(X).dtype, np.float32)
     X, resp = _work_arrays(X, resp)
     dtype = X.dtype
-    second = covariance_type in ("diag", "spherical")
-    nk64, sx, sxx = _moments(X, resp, second)
+    if covariance_type in ("full", "tied"):
+        # (the kernel of the full E-step: no other to compile)
+        nk64, sx, _ = _full_sums(X, resp, np.zeros((resp.shape[1], X.shape[1]), dtype), False)
+    else:
+        nk64, sx, sxx = _moments(X, resp, True)
     nk = nk64.astype(dtype) + 10 * np.finfo(dtype).eps
     means = sx.astype(dtype) / nk[:, np.newaxis]
     if covariance_type == "full":

@@ -6,17 +6,16 @@ Layout conventions are in ``_gaussian_mixture_kernels`` (the module callers impo
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from .._kernel_blocks import _ACCUM_FASTMATH, for_each_chunk
 from .._numba_config import CACHE
-from ._gaussian_estep_kernels import _ACCUM_FASTMATH, _padded, _transpose_block
 
 # --------------------------------------------------------------------------------------
 # M-step: weighted sufficient statistics, per chunk, reduced serially by the caller
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=CACHE, parallel=True)
 def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
     """First (and optionally second, diagonal) weighted moments per chunk of samples.
 
@@ -34,34 +33,44 @@ def _mstep_moments(X, resp, chunk, second, nk_part, sx_part, sxx_part):
         Written: ``resp[chunk].T @ X[chunk]``.
     sxx_part : ndarray of shape (n_chunks, n_components, n_features), float64
         Written when ``second``: ``resp[chunk].T @ X[chunk] ** 2``.
+
+    Notes
+    -----
+    A Python function: the serial kernel :func:`_moments_chunk` runs over the chunks in
+    parallel (:func:`~sklearn_deep._kernel_blocks.for_each_chunk`).
     """
-    n, d = X.shape
+    args = (X, resp, bool(second), nk_part, sx_part, sxx_part)
+    for_each_chunk(_moments_chunk, args, X.shape[0], chunk, np.empty(nk_part.shape[0]))
+
+
+@njit(cache=CACHE)
+def _moments_chunk(args, b, start, end):
+    """Chunk ``b`` (samples ``start:end``) of :func:`_mstep_moments`."""
+    (X, resp, second, nk_part, sx_part, sxx_part) = args
+    d = X.shape[1]
     k = resp.shape[1]
-    n_chunks = nk_part.shape[0]
-    for b in prange(n_chunks):
-        start = b * chunk
-        end = min(n, start + chunk)
-        nk = np.zeros(k)
-        sx = np.zeros((k, d))
-        sxx = np.zeros((k, d))
-        for i in range(start, end):
-            for c in range(k):
-                r = resp[i, c]
-                nk[c] += r
-                if second:
-                    for j in range(d):
-                        x = X[i, j]
-                        sx[c, j] += r * x
-                        sxx[c, j] += r * (x * x)
-                else:
-                    for j in range(d):
-                        sx[c, j] += r * X[i, j]
+    nk = nk_part[b]
+    sx = sx_part[b]
+    sxx = sxx_part[b if second else 0]  # (a (1, 1, 1) dummy unless second)
+    for c in range(k):
+        nk[c] = 0.0
+        for j in range(d):
+            sx[c, j] = 0.0
+            if second:
+                sxx[c, j] = 0.0
+    for i in range(start, end):
         for c in range(k):
-            nk_part[b, c] = nk[c]
-            for j in range(d):
-                sx_part[b, c, j] = sx[c, j]
-                if second:
-                    sxx_part[b, c, j] = sxx[c, j]
+            r = resp[i, c]
+            nk[c] += r
+            if second:
+                for j in range(d):
+                    x = X[i, j]
+                    sx[c, j] += r * x
+                    sxx[c, j] += r * (x * x)
+            else:
+                for j in range(d):
+                    sx[c, j] += r * X[i, j]
+    return 0.0
 
 
 @njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
@@ -154,56 +163,60 @@ def _syrk_tiles(W, D, m, S):
             S[p + 3, q + 3] += c33
 
 
-@njit(cache=CACHE, parallel=True)
-def _mstep_scatter_full(X, resp, means, chunk, block, out_part):
-    """Centred weighted scatter matrices per chunk: ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``.
+@njit(cache=CACHE)
+def _centred_scatter(Xt, m, r, mean, D, W, S, sx, scatter):
+    """Add one block's weighted sums about ``mean`` to ``sx`` and ``S``.
+
+    ``sx += sum_i r_i (x_i - mean)`` and, when ``scatter``, through :func:`_syrk_tiles`, the
+    upper triangle of ``S += sum_i r_i (x_i - mean)(x_i - mean)^T``, for the ``m`` samples
+    of ``Xt``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-    resp : ndarray of shape (n_samples, n_components)
-    means : ndarray of shape (n_components, n_features)
-    chunk : int
-        Samples per chunk (the unit of the serial reduction).
-    block : int
-        Samples per transposed sub-block inside a chunk (cache locality only).
-    out_part : ndarray of shape (n_chunks, n_components, n_features, n_features), float64
-        Written: the scatter matrices of each chunk (full, symmetric).
+    Xt : ndarray of shape (>= n_features, block)
+        The block's samples, transposed (X's dtype).
+    m : int
+    r : ndarray of shape (block,)
+        The samples' weights (X's dtype).
+    mean : ndarray of shape (n_features,)
+    D, W : ndarray of shape (n_features_pad4, block)
+        Scratch (X's dtype), zero in the padding rows.
+    S : ndarray of shape (n_features_pad4, n_features_pad4), float64
+    sx : ndarray of shape (n_features,), float64
+    scatter : bool
     """
-    n, d = X.shape
-    k = resp.shape[1]
-    d_pad = _padded(d)
-    n_chunks = out_part.shape[0]
-    for b in prange(n_chunks):
-        start = b * chunk
-        end = min(n, start + chunk)
-        S = np.zeros((k, d_pad, d_pad))
-        Xt = np.empty((d, block), dtype=X.dtype)
-        D = np.zeros((d_pad, block), dtype=X.dtype)
-        W = np.zeros((d_pad, block), dtype=X.dtype)
-        r = np.empty(block, dtype=X.dtype)
-        for s0 in range(start, end, block):
-            s1 = min(end, s0 + block)
-            m = s1 - s0
-            _transpose_block(X, s0, s1, Xt)
-            for c in range(k):
-                for i in range(m):
-                    r[i] = resp[s0 + i, c]
-                for p in range(d):
-                    mu = means[c, p]
-                    Dp = D[p]
-                    Wp = W[p]
-                    Xp = Xt[p]
-                    for i in range(m):
-                        v = Xp[i] - mu
-                        Dp[i] = v
-                        Wp[i] = r[i] * v
-                _syrk_tiles(W, D, m, S[c])
-        for c in range(k):
-            for p in range(d):
-                for q in range(p, d):
-                    out_part[b, c, p, q] = S[c, p, q]
-                    out_part[b, c, q, p] = S[c, p, q]
+    for p in range(mean.shape[0]):
+        mu = mean[p]
+        Dp = D[p]
+        Wp = W[p]
+        Xp = Xt[p]
+        for i in range(m):
+            v = Xp[i] - mu
+            Dp[i] = v
+            Wp[i] = r[i] * v
+        sx[p] += _sum_block(Wp, m)
+    if scatter:
+        _syrk_tiles(W, D, m, S)
+
+
+@njit(cache=CACHE, fastmath=_ACCUM_FASTMATH)
+def _sum_block(a, m):
+    """``sum(a[:m])`` in float64 (re-associated: vectorised)."""
+    t = 0.0
+    for i in range(m):
+        t += a[i]
+    return t
+
+
+@njit(cache=CACHE)
+def _symmetric_into(S, out):
+    """``out[c] = S[c][:d, :d]`` made symmetric from its upper triangle, for every ``c``."""
+    d = out.shape[1]
+    for c in range(out.shape[0]):
+        for p in range(d):
+            for q in range(p, d):
+                out[c, p, q] = S[c, p, q]
+                out[c, q, p] = S[c, p, q]
 
 
 # --------------------------------------------------------------------------------------

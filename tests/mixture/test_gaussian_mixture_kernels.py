@@ -137,6 +137,15 @@ def test_mstep_statistics_match_numpy(dtype, n_samples):
     )
     assert_allclose(scatter, expected, **tol)
     assert_allclose(gm_mstep._gram(X), X64.T @ X64, **tol)
+    # the full-covariance kernel's sums from given responsibilities, about given centres
+    for with_scatter in (False, True):
+        nk_f, sx_f, scatter_f = gm_mstep._full_sums(X, resp, means, with_scatter)
+        assert_allclose(nk_f, resp64.sum(axis=0), **tol)
+        assert_allclose(sx_f, resp64.T @ X64 - nk_f[:, None] * means.astype(np.float64), **tol)
+        if with_scatter:
+            assert_allclose(scatter_f, expected, **tol)
+        else:
+            assert scatter_f is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
