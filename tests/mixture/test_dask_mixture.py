@@ -34,8 +34,11 @@ def _warm_kernels():
 @pytest.fixture(scope="module")
 def client():
     _warm_kernels()
+    # one task per worker, one Numba/OpenMP thread per task: no oversubscription. (``env``
+    # is applied in the worker after it starts: fine here, where the main module, pytest,
+    # does not import Numba; a script that does should use
+    # ``distributed.nanny.pre-spawn-environ`` instead, see the Scaling out guide)
     with (
-        # one task per worker, one Numba/OpenMP thread per task: no oversubscription
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -48,12 +51,18 @@ def client():
         yield client
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_fit_matches_in_memory(client, covariance_type):
+@pytest.mark.parametrize(
+    "covariance_type, persist",
+    [("full", False), ("full", True), ("tied", False), ("diag", True), ("spherical", False)],
+)
+def test_fit_matches_in_memory(client, covariance_type, persist):
     """From the same initial parameters: same iterations, lower bound to 1e-10 relative,
-    identical labels, lazy predictions with the input's chunks."""
+    identical labels, lazy predictions with the input's chunks (lazy X: per-iteration
+    graphs; persisted X: tasks on the futures of its blocks)."""
     X = _data()
     Xd = da.from_array(X, chunks=(200, -1))
+    if persist:
+        Xd = Xd.persist()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = GaussianMixture(
