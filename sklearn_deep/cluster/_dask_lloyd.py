@@ -23,7 +23,7 @@ then recomputed for the returned centres, as in memory.
 import numpy as np
 
 from .._kernel_blocks import n_blocks
-from ..utils._dask import _first, _second, _task_threads
+from ..utils._dask import _add_stats, _task_threads
 from ._kmeans_bounds import _yinyang_iter_dense
 from ._kmeans_common import _finish_mstep, _inertia_dense, _reduce_blocks, _row_sq_norms
 from ._kmeans_core import (
@@ -107,14 +107,24 @@ def _final_block(X, sample_weight, x_mean, centers):
     return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
 
 
-class _BoundsState:
-    """The k-means state of one block kept on its worker between iterations (the buffers
-    of the in-memory ``_kmeans_single`` for the block's rows)."""
+class _KMeansBlockActor:
+    """One persisted block of X on its worker, with its k-means state between iterations.
 
-    def __init__(self, X, x_mean, n_clusters, n_groups):
-        n, n_features = X.shape
+    A ``distributed`` actor (``Client.submit(..., actor=True)``): the client calls its
+    methods directly on the worker that holds the block -- one round trip per call, no
+    scheduler in between -- and gets back only statistics. The state is the buffers of
+    the in-memory ``_kmeans_single`` for the block's rows: labels, Yinyang/Hamerly bounds,
+    squared norms and the running per-cluster sums.
+    """
+
+    def __init__(self, X, sample_weight):
+        self.X = np.ascontiguousarray(X)
+        self.sample_weight = _ones_like_rows(self.X, sample_weight)
+
+    def start(self, x_mean, n_clusters, n_groups):
+        """Fresh state for a run of ``n_clusters`` centres in ``n_groups`` groups."""
+        n, n_features = self.X.shape
         nb = n_blocks(n)
-        self.iteration = -1
         self.labels = np.full(n, -1, dtype=np.int32)
         self.upper = np.zeros(n)
         self.lower = np.zeros((n, n_groups))
@@ -125,70 +135,64 @@ class _BoundsState:
         self.n_changed = np.zeros(nb, dtype=np.int64)
         if n:
             with _task_threads():
-                _row_sq_norms(X, x_mean, self.x_sq)
+                _row_sq_norms(self.X, x_mean, self.x_sq)
 
+    def step(self, first, update_centers, m):
+        """One bounded Lloyd pass (:func:`_yinyang_iter_dense`), state updated in place;
+        ``m``: the client's centres, ``half_sep``, ``shift`` and bound constants.
+        Returns ``(centers_sum, weight_in_clusters, n_changed)``."""
+        X = self.X
+        centers = m["centers"]
+        n_clusters, n_features = centers.shape
+        if X.shape[0]:
+            with _task_threads(), _threads_for(X.shape[0], n_clusters, n_features):
+                _yinyang_iter_dense(
+                    X,
+                    m["x_mean"],
+                    self.sample_weight,
+                    centers,
+                    np.ascontiguousarray(centers.T),
+                    _sq_norms(centers),
+                    self.x_sq,
+                    m["perm"],
+                    m["gstart"],
+                    m["half_sep"],
+                    m["shift"],
+                    self.upper,
+                    self.lower,
+                    self.labels,
+                    self.sums,
+                    self.wsums,
+                    self.counts,
+                    self.n_changed,
+                    not first,
+                    update_centers,
+                    m["eps"],
+                    m["delta_scale"],
+                )
+        centers_sum = np.empty((n_clusters, n_features))
+        weight_in_clusters = np.empty(n_clusters)
+        _reduce_blocks(self.sums, self.wsums, centers_sum, weight_in_clusters)
+        return centers_sum, weight_in_clusters, int(self.n_changed.sum())
 
-def _bounds_step_block(X, sample_weight, previous, iteration, update_centers, m):
-    """One bounded Lloyd pass on a block, updating its state in place.
-
-    ``previous`` is the block's ``(state, stats)`` of the previous pass (None before the
-    first); ``m`` the client's ``dict`` of centres, ``half_sep``, ``shift`` and the
-    constant bound parameters. Returns ``(state, (centers_sum, weight_in_clusters,
-    n_changed))``.
-    """
-    X = np.ascontiguousarray(X)
-    centers = m["centers"]
-    n_clusters, n_features = centers.shape
-    if previous is None:
-        state = _BoundsState(X, m["x_mean"], n_clusters, m["gstart"].shape[0] - 1)
-    else:
-        state = previous[0]
-    if state.iteration != iteration - 1:
-        # the state is updated in place: a pass must run once, in order
-        raise RuntimeError(
-            f"k-means state of a block at iteration {state.iteration} given to pass "
-            f"{iteration}: a task ran twice (a worker was lost?). Fit again."
+    def farthest(self, offset, x_mean, centers, n_far):
+        """:func:`_farthest_block` with the block's labels."""
+        return _farthest_block(
+            self.X, self.sample_weight, self.labels, offset, x_mean, centers, n_far
         )
-    n = X.shape[0]
-    if n:
-        sw = _ones_like_rows(X, sample_weight)
-        with _task_threads(), _threads_for(n, n_clusters, n_features):
-            _yinyang_iter_dense(
-                X,
-                m["x_mean"],
-                sw,
-                centers,
-                np.ascontiguousarray(centers.T),
-                _sq_norms(centers),
-                state.x_sq,
-                m["perm"],
-                m["gstart"],
-                m["half_sep"],
-                m["shift"],
-                state.upper,
-                state.lower,
-                state.labels,
-                state.sums,
-                state.wsums,
-                state.counts,
-                state.n_changed,
-                iteration > 0,
-                update_centers,
-                m["eps"],
-                m["delta_scale"],
-            )
-    state.iteration = iteration
-    centers_sum = np.empty((n_clusters, n_features))
-    weight_in_clusters = np.empty(n_clusters)
-    _reduce_blocks(state.sums, state.wsums, centers_sum, weight_in_clusters)
-    return state, (centers_sum, weight_in_clusters, int(state.n_changed.sum()))
+
+    def final(self, x_mean, centers):
+        """``(inertia, label counts)`` of the current labels for ``centers``."""
+        inertia = _inertia_block(self.X, self.sample_weight, self.labels, x_mean, centers)
+        return inertia, np.bincount(self.labels, minlength=centers.shape[0])
+
+    def get_labels(self):
+        return self.labels
 
 
-def _bounds_final_block(X, sample_weight, previous, x_mean, centers):
-    """The labels of a block's state and ``(inertia, label counts)``."""
-    labels = previous[0].labels
-    inertia = _inertia_block(X, sample_weight, labels, x_mean, centers)
-    return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
+def _actor_labels(actor):
+    """A task: the labels of a block's actor, as a result held by the worker."""
+    return actor.get_labels().result()
 
 
 def _sq_dist_to_assigned(X, x_mean, centers, labels):
@@ -204,13 +208,11 @@ def _sq_dist_to_assigned(X, x_mean, centers, labels):
 
 def _farthest_block(X, sample_weight, labels, offset, x_mean, centers, n_far):
     """The ``n_far`` samples of the block farthest from their assigned centre:
-    ``(distances, global indices, rows of X - x_mean, weights, labels)``; ``labels`` is
-    the block's ``(state, stats)`` pair, or None to label the block first."""
+    ``(distances, global indices, rows of X - x_mean, weights, labels)``; ``labels`` None:
+    label the block first."""
     X = np.ascontiguousarray(X)
     if labels is None:
         labels = _label_block(X, x_mean, centers)
-    else:
-        labels = labels[0].labels
     d = _sq_dist_to_assigned(X, x_mean, centers, labels)
     n_far = min(n_far, X.shape[0])
     idx = np.argpartition(d, -n_far)[-n_far:] if n_far else np.empty(0, dtype=np.intp)
@@ -227,26 +229,31 @@ def _offsets(chunks):
 
 
 def _relocate_empty_dask(
-    mapper, chunks, label_blocks, x_mean, centers_old, centers_sum, weight_in_clusters
+    mapper, chunks, actors, x_mean, centers_old, centers_sum, weight_in_clusters
 ):
     """Dask twin of ``_relocate_empty_clusters``: empty clusters get the samples farthest
-    from their centres (one extra pass, only when a cluster is empty). ``label_blocks``:
-    per block, its ``(state, stats)`` future, or None to relabel the block."""
+    from their centres (one extra pass, only when a cluster is empty). ``actors``: the
+    blocks' :class:`_KMeansBlockActor` (their labels), or None to relabel the blocks."""
     empty_clusters = np.where(np.equal(weight_in_clusters, 0))[0]
     n_empty = empty_clusters.shape[0]
     if n_empty == 0:
         return
-    if label_blocks is None:
-        label_blocks = [None] * mapper.n_blocks
-    parts = mapper.compute(
-        _farthest_block,
-        mapper.w,
-        label_blocks,
-        _offsets(chunks),
-        x_mean=x_mean,
-        centers=centers_old,
-        n_far=n_empty,
-    )
+    if actors is None:
+        parts = mapper.compute(
+            _farthest_block,
+            mapper.w,
+            [None] * mapper.n_blocks,
+            _offsets(chunks),
+            x_mean=x_mean,
+            centers=centers_old,
+            n_far=n_empty,
+        )
+    else:
+        calls = [
+            a.farthest(off, x_mean, centers_old, n_empty)
+            for a, off in zip(actors, _offsets(chunks))
+        ]
+        parts = [c.result() for c in calls]
     d = np.concatenate([p[0] for p in parts])
     if d.size == 0 or np.max(d) == 0:
         return
@@ -304,29 +311,22 @@ def _kmeans_single_dask(mapper, chunks, centers_init, x_mean, max_iter, tol, ver
             eps=eps,
             delta_scale=_gemm_delta_scale(dtype, n_features),
         )
-        state = [None] * mapper.n_blocks
+        actor_futures, actors = mapper.actors(_KMeansBlockActor)
+        n_groups = gstart.shape[0] - 1
+        for call in [a.start(x_mean, n_clusters, n_groups) for a in actors]:
+            call.result()
 
-        def bounded_pass(i, update_centers):
+        def bounded_pass(first, update_centers):
             m = dict(const, centers=centers, half_sep=half_sep, shift=center_shift)
-            return mapper.submit(
-                _bounds_step_block,
-                mapper.x,
-                mapper.w,
-                state,
-                iteration=i,
-                update_centers=update_centers,
-                m=m,
-            )
+            calls = [a.step(first, update_centers, m) for a in actors]
+            return _add_stats(*[c.result() for c in calls])
 
     else:
         eps = 0.0
     strict_convergence = False
     for i in range(max_iter):
         if bounded:
-            state = bounded_pass(i, True)
-            centers_sum, weight_in_clusters, n_changed = mapper.gather_sum(
-                mapper.submit(_second, state)
-            )
+            centers_sum, weight_in_clusters, n_changed = bounded_pass(i == 0, True)
             inertia = None
         else:
             centers_sum, weight_in_clusters, inertia = mapper.sum(
@@ -341,7 +341,7 @@ def _kmeans_single_dask(mapper, chunks, centers_init, x_mean, max_iter, tol, ver
             _relocate_empty_dask(
                 mapper,
                 chunks,
-                state if bounded else None,
+                actors if bounded else None,
                 x_mean,
                 centers,
                 centers_sum,
@@ -376,13 +376,16 @@ def _kmeans_single_dask(mapper, chunks, centers_init, x_mean, max_iter, tol, ver
     if bounded:
         if not strict_convergence:
             # labels for the returned centres (the bounds skip most samples)
-            state = bounded_pass(i + 1, False)
-        finals = mapper.submit(
-            _bounds_final_block, mapper.x, mapper.w, state, x_mean=x_mean, centers=centers
+            bounded_pass(False, False)
+        inertia, counts = _add_stats(
+            *[c.result() for c in [a.final(x_mean, centers) for a in actors]]
         )
-        labels = mapper.submit(_first, finals)
-        inertia, counts = mapper.gather_sum(mapper.submit(_second, finals))
-        del state, finals
+        # the labels become ordinary results on the blocks' workers; then the actors go
+        labels = mapper.on_actor_workers(_actor_labels, actor_futures)
+        from distributed import wait
+
+        wait(labels)
+        del actors, actor_futures
     else:
         labels, inertia, counts = _final_pass(mapper, x_mean, centers)
     return labels, float(inertia), centers, i + 1, counts

@@ -215,14 +215,6 @@ def _add_stats(*parts):
     return tuple(out)
 
 
-def _second(pair):
-    return pair[1]
-
-
-def _first(pair):
-    return pair[0]
-
-
 class _BlockMapper:
     """Runs one task per row block of ``X`` (with its ``sample_weight`` block) and brings
     back the small results.
@@ -269,6 +261,27 @@ class _BlockMapper:
         """Futures of ``func(*args, **kwargs)`` for each ``args`` in ``zip(*iterables)``
         (only :attr:`on_futures`)."""
         return self.client.map(func, *iterables, pure=False, **kwargs)
+
+    def actors(self, cls):
+        """One ``cls(x, w)`` actor per block, on the worker that holds the block (only
+        :attr:`on_futures`): the futures (keep them alive while the actors are used) and
+        the actor handles."""
+        who_has = self.client.who_has(self.x)
+        futures = [
+            self.client.submit(
+                cls, x, w, actor=True, pure=False, workers=list(who_has.get(x.key, ())) or None
+            )
+            for x, w in zip(self.x, self.w)
+        ]
+        return futures, [f.result() for f in futures]
+
+    def on_actor_workers(self, func, actor_futures):
+        """Futures of ``func(actor)`` run on each actor's worker."""
+        who_has = self.client.who_has(self.x)
+        return [
+            self.client.submit(func, a, pure=False, workers=list(who_has.get(x.key, ())) or None)
+            for a, x in zip(actor_futures, self.x)
+        ]
 
     def compute(self, func, *iterables, **kwargs):
         """``[func(x, *args, **kwargs) for each block x]`` (``iterables``: one more value
