@@ -107,15 +107,10 @@ def _final_block(X, sample_weight, x_mean, centers):
     return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
 
 
-class _KMeansBlockActor:
-    """One persisted block of X on its worker, with its k-means state between iterations.
-
-    A ``distributed`` actor (``Client.submit(..., actor=True)``): the client calls its
-    methods directly on the worker that holds the block -- one round trip per call, no
-    scheduler in between -- and gets back only statistics. The state is the buffers of
-    the in-memory ``_kmeans_single`` for the block's rows: labels, Yinyang/Hamerly bounds,
-    squared norms and the running per-cluster sums.
-    """
+class _BlockState:
+    """One persisted block of X with its k-means state between iterations: the buffers of
+    the in-memory ``_kmeans_single`` for the block's rows (labels, Yinyang/Hamerly bounds,
+    squared norms and the running per-cluster sums)."""
 
     def __init__(self, X, sample_weight):
         self.X = np.ascontiguousarray(X)
@@ -186,13 +181,49 @@ class _KMeansBlockActor:
         inertia = _inertia_block(self.X, self.sample_weight, self.labels, x_mean, centers)
         return inertia, np.bincount(self.labels, minlength=centers.shape[0])
 
-    def get_labels(self):
-        return self.labels
+
+class _KMeansActor:
+    """The persisted blocks of X that one worker holds, with their k-means states.
+
+    A ``distributed`` actor (``Client.submit(..., actor=True)``), one per worker: the client
+    calls its methods directly on the worker -- one round trip per call and per worker, no
+    scheduler in between -- and gets back only statistics, added over the worker's blocks.
+
+    Parameters
+    ----------
+    offsets : list of int
+        Row offset in X of each block.
+    blocks, weights : lists of ndarray
+        The blocks of X and of the sample weights (None: unit weights).
+    x_mean, n_clusters, n_groups
+        Of the run (see :meth:`_BlockState.start`).
+    """
+
+    def __init__(self, offsets, blocks, weights, x_mean, n_clusters, n_groups):
+        self.offsets = offsets
+        self.blocks = [_BlockState(x, w) for x, w in zip(blocks, weights)]
+        for b in self.blocks:
+            b.start(x_mean, n_clusters, n_groups)
+
+    def step(self, first, update_centers, m):
+        return _add_stats(*[b.step(first, update_centers, m) for b in self.blocks])
+
+    def farthest(self, x_mean, centers, n_far):
+        parts = [
+            b.farthest(off, x_mean, centers, n_far) for b, off in zip(self.blocks, self.offsets)
+        ]
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
+
+    def final(self, x_mean, centers):
+        return _add_stats(*[b.final(x_mean, centers) for b in self.blocks])
+
+    def get_labels(self, j):
+        return self.blocks[j].labels
 
 
-def _actor_labels(actor):
-    """A task: the labels of a block's actor, as a result held by the worker."""
-    return actor.get_labels().result()
+def _actor_labels(actor, j):
+    """A task: the labels of block ``j`` of a worker's actor, as a result held there."""
+    return actor.get_labels(j).result()
 
 
 def _sq_dist_to_assigned(X, x_mean, centers, labels):
@@ -249,10 +280,7 @@ def _relocate_empty_dask(
             n_far=n_empty,
         )
     else:
-        calls = [
-            a.farthest(off, x_mean, centers_old, n_empty)
-            for a, off in zip(actors, _offsets(chunks))
-        ]
+        calls = [a.farthest(x_mean, centers_old, n_empty) for a in actors]
         parts = [c.result() for c in calls]
     d = np.concatenate([p[0] for p in parts])
     if d.size == 0 or np.max(d) == 0:
@@ -311,10 +339,9 @@ def _kmeans_single_dask(mapper, chunks, centers_init, x_mean, max_iter, tol, ver
             eps=eps,
             delta_scale=_gemm_delta_scale(dtype, n_features),
         )
-        actor_futures, actors = mapper.actors(_KMeansBlockActor)
-        n_groups = gstart.shape[0] - 1
-        for call in [a.start(x_mean, n_clusters, n_groups) for a in actors]:
-            call.result()
+        actor_futures, actors, groups = mapper.actors(
+            _KMeansActor, _offsets(chunks), x_mean, n_clusters, gstart.shape[0] - 1
+        )
 
         def bounded_pass(first, update_centers):
             m = dict(const, centers=centers, half_sep=half_sep, shift=center_shift)
@@ -381,7 +408,7 @@ def _kmeans_single_dask(mapper, chunks, centers_init, x_mean, max_iter, tol, ver
             *[c.result() for c in [a.final(x_mean, centers) for a in actors]]
         )
         # the labels become ordinary results on the blocks' workers; then the actors go
-        labels = mapper.on_actor_workers(_actor_labels, actor_futures)
+        labels = mapper.from_actors(_actor_labels, actor_futures, groups)
         from distributed import wait
 
         wait(labels)

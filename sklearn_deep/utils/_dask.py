@@ -262,26 +262,43 @@ class _BlockMapper:
         (only :attr:`on_futures`)."""
         return self.client.map(func, *iterables, pure=False, **kwargs)
 
-    def actors(self, cls):
-        """One ``cls(x, w)`` actor per block, on the worker that holds the block (only
-        :attr:`on_futures`): the futures (keep them alive while the actors are used) and
-        the actor handles."""
+    def actors(self, cls, offsets, *args):
+        """One ``cls(offsets, blocks, weights, *args)`` actor per worker, given the blocks
+        that the worker holds, in order (only :attr:`on_futures`). Returns the actor futures (keep
+        them while the actors are used), the actor handles and, per actor, the indices of
+        its blocks."""
         who_has = self.client.who_has(self.x)
-        futures = [
-            self.client.submit(
-                cls, x, w, actor=True, pure=False, workers=list(who_has.get(x.key, ())) or None
+        groups = {}
+        for i, x in enumerate(self.x):
+            holders = sorted(who_has.get(x.key, ()))
+            groups.setdefault(holders[0] if holders else None, []).append(i)
+        futures, indices = [], []
+        for worker, idx in groups.items():
+            futures.append(
+                self.client.submit(
+                    cls,
+                    [int(offsets[i]) for i in idx],
+                    [self.x[i] for i in idx],
+                    [self.w[i] for i in idx],
+                    *args,
+                    actor=True,
+                    pure=False,
+                    workers=None if worker is None else [worker],
+                )
             )
-            for x, w in zip(self.x, self.w)
-        ]
-        return futures, [f.result() for f in futures]
+            indices.append(idx)
+        return futures, [f.result() for f in futures], indices
 
-    def on_actor_workers(self, func, actor_futures):
-        """Futures of ``func(actor)`` run on each actor's worker."""
-        who_has = self.client.who_has(self.x)
-        return [
-            self.client.submit(func, a, pure=False, workers=list(who_has.get(x.key, ())) or None)
-            for a, x in zip(actor_futures, self.x)
-        ]
+    def from_actors(self, func, actor_futures, indices):
+        """Futures of ``func(actor, j)`` for block ``j`` of each actor, run on the actor's
+        worker, in the order of the blocks."""
+        out = [None] * self.n_blocks
+        who = self.client.who_has(actor_futures)
+        for future, idx in zip(actor_futures, indices):
+            workers = list(who.get(future.key, ())) or None
+            for j, i in enumerate(idx):
+                out[i] = self.client.submit(func, future, j, pure=False, workers=workers)
+        return out
 
     def compute(self, func, *iterables, **kwargs):
         """``[func(x, *args, **kwargs) for each block x]`` (``iterables``: one more value
