@@ -4,8 +4,11 @@ Cases, all on one ``distributed.LocalCluster`` (``--workers`` processes x 1 thre
 and OpenMP thread per worker), the same data and the same chunks for every implementation:
 
 * **Lloyd per iteration**: n x 16 float32, k = 32, 20 iterations (tol = 0) from the same
-  initial centres: ours on Dask vs dask-ml's ``KMeans`` on Dask, vs ours in memory (NumPy,
-  all cores) and scikit-learn in memory. Same inertia expected (ours on Dask vs in memory).
+  initial centres: ours on Dask (X persisted on the workers) vs dask-ml's ``KMeans`` on Dask,
+  vs ours and scikit-learn in memory on as many threads as the cluster has. Ours on Dask and
+  in memory run back to back, ``--repeats`` times interleaved (medians, per-pair ratios,
+  per-iteration cost after the first, and CPU seconds over client, scheduler and workers,
+  which do not depend on the rest of the machine's load). Same inertia expected.
 * **Initialisation**: ours (k-means|| + Lloyd, 10 iterations) vs dask-ml (k-means|| + 10
   iterations): wall time and final inertia.
 * **GaussianMixture** full covariance, n x 16 float64, k = 16, 10 EM iterations from the
@@ -18,7 +21,8 @@ The kernels are warmed in the client first (the workers then load the on-disk Nu
 the first fit on the cluster is reported separately. Run by hand (never in CI)::
 
     python benchmarks/bench_dask.py --quick          # n = 400k / 200k (a shared 2-core box)
-    python benchmarks/bench_dask.py                  # n = 2M (Lloyd) / 4M (GMM)
+    python benchmarks/bench_dask.py                  # n = 10M (Lloyd) / 2M (init) / 4M (GMM)
+    python benchmarks/bench_dask.py --n-lloyd 2000000 --n-gmm 1000000   # reduced sizes
 
 Results go to ``benchmarks/results/dask[_quick].json`` (or ``--out``).
 """
@@ -185,14 +189,50 @@ def _worker_peak_rss_mb(client):
     return sorted(client.run(peak).values())
 
 
-def _paired(runs, reps):
+def _cpu_s(client):
+    """CPU seconds used so far by this process (client, scheduler) and the workers."""
+    import psutil
+
+    def worker_cpu():
+        import psutil
+
+        t = psutil.Process().cpu_times()
+        return t.user + t.system
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system + sum(client.run(worker_cpu).values())
+
+
+def _paired(runs, reps, client=None, cpu=None):
     """Run the ``(name, fn)`` pairs interleaved ``reps`` times: per name the list of
-    ``(seconds, result)``."""
+    ``(seconds, result)``; with ``client``, ``cpu[name]`` gets the CPU seconds of each run
+    over this process and the workers (independent of the other load on the machine)."""
     out = {name: [] for name, _ in runs}
     for _ in range(reps):
         for name, fn in runs:
+            c0 = None if client is None else _cpu_s(client)
             out[name].append(_timed(fn))
+            if client is not None:
+                cpu.setdefault(name, []).append(_cpu_s(client) - c0)
     return out
+
+
+def _cpu_per_iter(cpu, runs, name):
+    return float(np.median([c / r.n_iter_ for c, (_, r) in zip(cpu[name], runs[name])]))
+
+
+def _paired_ratio(a, b):
+    """Median over repeats of the ratio of per-iteration times of ``a`` and ``b``."""
+    return float(
+        np.median([(ta / ra.n_iter_) / (tb / rb.n_iter_) for (ta, ra), (tb, rb) in zip(a, b)])
+    )
+
+
+def _marginal(full, one):
+    """Median over repeats of ``(t_full - t_one) / (n_iter_full - 1)``."""
+    return float(
+        np.median([(tf - t1) / max(rf.n_iter_ - 1, 1) for (tf, rf), (t1, _) in zip(full, one)])
+    )
 
 
 def _median_per_iter(timings):
@@ -220,10 +260,19 @@ def bench_lloyd(n, n_chunks, n_threads, reps, dask_ml_iters, results, client):
 
     t_first, _ = _timed(lambda: KMeans(**{**kw, "max_iter": 1}).fit(Xd))
     out["ours_dask_first_fit_1iter_s"] = t_first
+    kw1 = {**kw, "max_iter": 1}
+    cpu = {}
     with _InMemoryThreads(n_threads):
         runs = _paired(
-            [("dask", lambda: KMeans(**kw).fit(Xd)), ("memory", lambda: KMeans(**kw).fit(X))],
+            [
+                ("dask", lambda: KMeans(**kw).fit(Xd)),
+                ("memory", lambda: KMeans(**kw).fit(X)),
+                ("dask_1", lambda: KMeans(**kw1).fit(Xd)),
+                ("memory_1", lambda: KMeans(**kw1).fit(X)),
+            ],
             reps,
+            client,
+            cpu,
         )
         t_sk, sk = _timed(lambda: SkKMeans(**kw).fit(X))
     ours, mem = runs["dask"][-1][1], runs["memory"][-1][1]
@@ -261,6 +310,23 @@ def bench_lloyd(n, n_chunks, n_threads, reps, dask_ml_iters, results, client):
         )
     out["ratio_ours_dask_over_ours_memory"] = (
         out["ours_dask_s_per_iter"] / out["ours_memory_s_per_iter"]
+    )
+    # the same ratio per pair of back-to-back fits (robust to a load that drifts between
+    # repeats), and per iteration after the first: (fit of 20 - fit of 1) / 19
+    out["ratio_ours_dask_over_ours_memory_paired_median"] = _paired_ratio(
+        runs["dask"], runs["memory"]
+    )
+    # CPU seconds per iteration over the client, scheduler and workers: what the fit costs
+    # whatever else runs on the machine
+    out["ours_dask_cpu_s_per_iter"] = _cpu_per_iter(cpu, runs, "dask")
+    out["ours_memory_cpu_s_per_iter"] = _cpu_per_iter(cpu, runs, "memory")
+    out["ratio_cpu_ours_dask_over_ours_memory"] = (
+        out["ours_dask_cpu_s_per_iter"] / out["ours_memory_cpu_s_per_iter"]
+    )
+    out["ours_dask_marginal_s_per_iter"] = _marginal(runs["dask"], runs["dask_1"])
+    out["ours_memory_marginal_s_per_iter"] = _marginal(runs["memory"], runs["memory_1"])
+    out["ratio_marginal_ours_dask_over_ours_memory"] = (
+        out["ours_dask_marginal_s_per_iter"] / out["ours_memory_marginal_s_per_iter"]
     )
     out["ratio_ours_dask_over_sklearn_memory"] = (
         out["ours_dask_s_per_iter"] / out["sklearn_memory_s_per_iter"]
@@ -326,6 +392,7 @@ def bench_gmm(n, n_chunks, n_threads, reps, sklearn_iters, results, client):
         "blocks_per_worker": _blocks_per_worker(client, Xd),
         "repeats": reps,
     }
+    cpu = {}
     with warnings.catch_warnings(), _InMemoryThreads(n_threads):
         warnings.simplefilter("ignore")
         runs = _paired(
@@ -334,6 +401,8 @@ def bench_gmm(n, n_chunks, n_threads, reps, sklearn_iters, results, client):
                 ("memory", lambda: GaussianMixture(**kw).fit(X)),
             ],
             reps,
+            client,
+            cpu,
         )
         t_sk, sk = _timed(lambda: SkGaussianMixture(**{**kw, "max_iter": sklearn_iters}).fit(X))
     ours, mem = runs["dask"][-1][1], runs["memory"][-1][1]
@@ -350,6 +419,14 @@ def bench_gmm(n, n_chunks, n_threads, reps, sklearn_iters, results, client):
     out["sklearn_memory_s_per_iter"] = t_sk / sk.n_iter_
     out["ratio_ours_dask_over_ours_memory"] = (
         out["ours_dask_s_per_iter"] / out["ours_memory_s_per_iter"]
+    )
+    out["ratio_ours_dask_over_ours_memory_paired_median"] = _paired_ratio(
+        runs["dask"], runs["memory"]
+    )
+    out["ours_dask_cpu_s_per_iter"] = _cpu_per_iter(cpu, runs, "dask")
+    out["ours_memory_cpu_s_per_iter"] = _cpu_per_iter(cpu, runs, "memory")
+    out["ratio_cpu_ours_dask_over_ours_memory"] = (
+        out["ours_dask_cpu_s_per_iter"] / out["ours_memory_cpu_s_per_iter"]
     )
     out["ratio_sklearn_memory_over_ours_dask"] = (
         out["sklearn_memory_s_per_iter"] / out["ours_dask_s_per_iter"]
@@ -401,6 +478,8 @@ def bench_out_of_core(results):
 
 
 def main():
+    # the in-memory reference's threads sleep when idle, as the workers' do (CPU times)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.filterwarnings("ignore", message="Sending large graph")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a shared machine)")

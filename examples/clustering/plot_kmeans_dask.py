@@ -6,6 +6,8 @@ K-means on a Dask cluster
 :class:`~sklearn_deep.cluster.KMeans` accepts a Dask array: every Lloyd iteration runs our
 Numba kernels on the blocks of the array, on the workers, and only per-cluster sums come back
 (see :ref:`scaling` in the user guide). ``init='k-means++'`` becomes k-means|| on Dask input.
+On an array persisted on the cluster the workers also keep the k-means state of their blocks
+between iterations.
 From the same initial centres the fit equals the in-memory one.
 
 :class:`~sklearn_deep.cluster.MiniBatchKMeans` streams the same array block by block with
@@ -27,6 +29,10 @@ Xd = da.from_array(X, chunks=(10_000, 2))  # six blocks of 10k samples
 
 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
 client = Client(cluster)
+# held by the workers: each k-means iteration is then one call per worker, which keeps its
+# blocks' labels and distance bounds between iterations (a lazily built array is instead
+# read again at every iteration)
+Xd = Xd.persist()
 
 # %%
 # KMeans on the Dask array (k-means|| initialisation)

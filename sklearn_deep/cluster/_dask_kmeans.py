@@ -208,7 +208,7 @@ def _fit_dask(est, X, sample_weight=None):
     if X.shape[0] < est.n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={est.n_clusters}.")
     sample_weight = _check_dask_sample_weight(sample_weight, X)
-    x_mean, variances = _column_mean_var(X)
+    x_mean, variances = _column_mean_var(X, with_var=est.tol != 0)
     x_mean = x_mean.astype(X.dtype)
     # the tolerance as in memory: mean feature variance * tol
     est._tol = 0 if est.tol == 0 else float(np.mean(variances) * est.tol)

@@ -299,7 +299,7 @@ class _DaskEM:
                 else:  # k-means++: k-means|| centres
                     from ..cluster._dask_kmeans import _kmeans_parallel
 
-                    mean, _ = _column_mean_var(X)
+                    mean, _ = _column_mean_var(X, with_var=False)
                     mean = mean.astype(X.dtype)
                     rows = _kmeans_parallel(X, None, n_components, random_state, mean) + mean
                 resp = np.eye(n_components, dtype=X.dtype)

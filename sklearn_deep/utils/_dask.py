@@ -133,26 +133,32 @@ def _block_seeds(random_state, n_blocks):
     return random_state.randint(np.iinfo(np.int32).max, size=n_blocks)
 
 
-def _column_moments_block(X):
+def _column_moments_block(X, with_var=True):
     """Count, float64 column sums, sums of squared deviations from the block mean, and
     whether all values are finite, of one block (Chan et al.'s parallel variance)."""
     from ._dask_kernels import _column_moments_dense
 
     X = np.ascontiguousarray(X)
-    s, m2 = _column_moments_dense(X)
+    s, m2 = _column_moments_dense(X, with_var)
     return X.shape[0], s, m2, bool(np.isfinite(s).all() and np.isfinite(m2).all())
 
 
-def _column_mean_var(X):
+def _column_mean_var(X, with_var=True):
     """Column means and variances of a dask array in one pass (float64), checking that X
     holds no NaN or infinity.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+    with_var : bool
+        False: the means only (each task reads its block once); ``var`` is zeros.
 
     Returns
     -------
     mean : ndarray of shape (n_features,), float64
     var : ndarray of shape (n_features,), float64
     """
-    parts = _BlockMapper(X).compute(_column_moments_block)
+    parts = _BlockMapper(X).compute(_column_moments_block, with_var=with_var)
     if not all(p[3] for p in parts):
         raise ValueError("Input X contains NaN or infinity.")
     n_tot, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])

@@ -7,12 +7,14 @@ from .._numba_config import CACHE
 
 
 @njit(cache=CACHE)
-def _column_moments_dense(X):
+def _column_moments_dense(X, with_m2):
     """Column sums and sums of squared deviations from the block's column means.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    with_m2 : bool
+        False: only the sums (one pass); ``m2`` is left at zero.
 
     Returns
     -------
@@ -26,7 +28,7 @@ def _column_moments_dense(X):
         for f in range(n_features):
             sums[f] += X[i, f]
     m2 = np.zeros(n_features)
-    if n_samples == 0:
+    if n_samples == 0 or not with_m2:
         return sums, m2
     mean = sums / n_samples
     for i in range(n_samples):

@@ -170,6 +170,29 @@ def test_grid_search_on_cluster_matches_local(client):
     assert set(client.run(numba_threads).values()) == {(1, 1)}
 
 
+def test_incremental_minibatch_kmeans_on_cluster(client):
+    """dask-ml's ``Incremental`` streams the blocks of a dask array through
+    ``MiniBatchKMeans.partial_fit`` on the workers: the centres of a plain loop over the
+    same NumPy chunks, lazy predictions."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    from sklearn_deep.cluster import MiniBatchKMeans
+
+    X = _blobs(n_per=120, n_centers=4, seed=11)
+    Xd = da.from_array(X, chunks=(96, -1))
+    inc = wrappers.Incremental(MiniBatchKMeans(4, random_state=0), shuffle_blocks=False)
+    with distributed.get_task_stream(client) as tasks:
+        inc.fit(Xd)
+    assert sum("partial" in str(t["key"]) or "fit" in str(t["key"]) for t in tasks.data) >= 5
+    ref = MiniBatchKMeans(4, random_state=0)
+    for start in range(0, X.shape[0], 96):
+        ref.partial_fit(X[start : start + 96])
+    np.testing.assert_array_equal(inc.estimator_.cluster_centers_, ref.cluster_centers_)
+    assert inc.estimator_.n_steps_ == ref.n_steps_ == Xd.numblocks[0]
+    labels = inc.predict(Xd)
+    assert isinstance(labels, da.Array) and labels.chunks == (Xd.chunks[0],)
+    np.testing.assert_array_equal(labels.compute(), ref.predict(X))
+
+
 def test_threaded_scheduler_matches_in_memory():
     """Without a cluster (dask's default threaded scheduler, tasks sharing one process)."""
     import dask

@@ -156,3 +156,30 @@ def test_bayesian_mixture_fit_not_supported(client):
         bgm.fit(X)
     np.testing.assert_array_equal(bgm.predict(Xd).compute(), bgm.predict(X))
     np.testing.assert_allclose(bgm.score_samples(Xd).compute(), bgm.score_samples(X), rtol=1e-12)
+
+
+def test_randomized_search_on_cluster_matches_local(client):
+    """RandomizedSearchCV over GaussianMixture through joblib's dask backend, on the
+    LocalCluster: the same draws, scores and best model as the local run."""
+    import joblib
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X = _data(seed=6)
+    space = {
+        "n_components": [2, 3, 4],
+        "covariance_type": ["full", "diag", "spherical"],
+        "reg_covar": loguniform(1e-6, 1e-2),
+    }
+    kw = dict(n_iter=5, cv=3, random_state=0)
+    local = RandomizedSearchCV(GaussianMixture(random_state=0), space, **kw).fit(X)
+    remote = RandomizedSearchCV(GaussianMixture(random_state=0), space, n_jobs=-1, **kw)
+    with distributed.get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
+        remote.fit(X)
+    assert len(tasks.data) >= 5 * 3  # the fits ran as tasks on the workers
+    assert remote.cv_results_["params"] == local.cv_results_["params"]
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert remote.best_params_ == local.best_params_
+    np.testing.assert_array_equal(remote.best_estimator_.means_, local.best_estimator_.means_)
