@@ -42,9 +42,13 @@ labels = km.predict(Xd)  # lazy, one block per input block
 print(f"iterations: {km.n_iter_}, inertia: {km.inertia_:.1f}")
 print(f"labels: {labels!r}")
 
-# the same initial centres in memory: the same clustering
-ref = KMeans(n_clusters=6, init=km.cluster_centers_, n_init=1).fit(X)
-print("same labels as in memory:", np.array_equal(km.predict(Xd).compute(), ref.labels_))
+# from the same initial centres, on Dask and in memory: the same clustering
+init = X[:6]
+on_dask = KMeans(n_clusters=6, init=init, n_init=1).fit(Xd)
+in_memory = KMeans(n_clusters=6, init=init, n_init=1).fit(X)
+same = np.array_equal(on_dask.labels_.compute(), in_memory.labels_)
+print(f"same labels as in memory: {same}")
+print(f"inertia on Dask {on_dask.inertia_:.3f}, in memory {in_memory.inertia_:.3f}")
 
 # %%
 # Streaming the blocks through MiniBatchKMeans.partial_fit
