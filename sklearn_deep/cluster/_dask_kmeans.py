@@ -1,12 +1,12 @@
 """KMeans on dask arrays: Lloyd iterations mapped over the row blocks on the workers.
 
 :class:`~sklearn_deep.cluster.KMeans` dispatches here when ``X`` is a ``dask.array.Array``.
-Each Lloyd iteration runs one task per row block: the Numba E-step kernel labels the block
-and returns its per-cluster weighted sums and weights (``O(n_clusters * n_features)``);
-the client adds them up and computes the new centres. Labels stay on the workers
-(``dask.persist``) so that strict convergence (no label changed) is detected as in memory.
-Samples are clustered centred on the column means, as in memory, so that from the same
-initial centres the labels are identical and the inertia agrees to rounding.
+Each Lloyd iteration runs our Numba E-step kernels on the row blocks, on the workers, and
+brings back per-cluster weighted sums and weights (``O(n_clusters * n_features)``); the
+client adds them up and computes the new centres (:mod:`._dask_lloyd`: with state and
+bounds kept by the workers on a persisted X, stateless passes otherwise). Samples are
+clustered centred on the column means, as in memory, so that from the same initial centres
+the labels are identical and the inertia agrees to rounding.
 
 ``init='k-means++'`` uses k-means|| (Bahmani et al., 2012, "Scalable K-Means++"), the
 initialisation of dask-ml and Spark MLlib: ``_KMEANS_PARALLEL_ROUNDS`` rounds, each sampling

@@ -2,13 +2,13 @@
 
 Two ways to run, chosen by :class:`~sklearn_deep.utils._dask._BlockMapper`:
 
-* **On the futures of a persisted X** (a ``distributed`` cluster): each block keeps its
-  k-means state on the worker that holds it -- labels, the Yinyang/Hamerly distance bounds
-  and the running per-cluster sums of the in-memory kernel -- so an iteration runs the same
-  bounded kernel as in memory (:func:`_yinyang_iter_dense`), which skips the samples whose
-  bounds prove that their label stays and only moves the samples whose label changed. One
-  task per block per iteration updates the state in place and a second, tiny one hands its
-  ``O(n_clusters * n_features)`` statistics to a tree reduction; only these travel.
+* **On the futures of a persisted X** (a ``distributed`` cluster): one actor per worker
+  (:class:`_KMeansActor`) holds the worker's blocks and their k-means state -- labels, the
+  Yinyang/Hamerly distance bounds and the running per-cluster sums of the in-memory kernel
+  -- so an iteration runs the same bounded kernel as in memory (:func:`_yinyang_iter_dense`),
+  which skips the samples whose bounds prove that their label stays and only moves the
+  samples whose label changed. The client calls each actor once per iteration, directly (no
+  scheduler in between), and gets back ``O(n_clusters * n_features)`` statistics.
 * **Otherwise** (lazily built X, local schedulers): each iteration computes a graph of
   stateless plain Lloyd passes (:func:`_lloyd_iter_dense`) over the blocks as they are read
   or recomputed from their source; nothing but the statistics is kept.

@@ -4,13 +4,12 @@ Nothing here imports dask at module level: :func:`_is_dask_array` only looks at 
 of its argument, so ``import sklearn_deep`` works without dask installed.
 
 Design (shared by :mod:`sklearn_deep.cluster._dask_kmeans` and
-:mod:`sklearn_deep.mixture._dask_mixture`): the data are split into row blocks (one
-``dask.delayed`` object per block); each iteration maps a small per-block function over them
-on the workers -- it runs our Numba kernels on the block and returns sufficient statistics
-of size ``O(n_clusters * n_features**2)`` -- and the client reduces these statistics and
-does the tiny M-step. Per-block state that must survive between iterations (labels) is kept
-on the workers with :func:`dask.persist`; the samples themselves are never gathered on the
-client.
+:mod:`sklearn_deep.mixture._dask_mixture`): each iteration maps a small per-block function
+over the row blocks on the workers -- it runs our Numba kernels on the block and returns
+sufficient statistics of size ``O(n_clusters * n_features**2)`` -- and the client reduces
+these statistics and does the tiny M-step (:class:`_BlockMapper`: tasks on the futures of a
+persisted X, else one graph per iteration; actors for per-block state). The samples are
+never gathered on the client.
 """
 
 import os
