@@ -87,9 +87,10 @@ def _m_step(est, stats, center, dtype):
 def _partial_fit(est, X, alpha=0.7):
     """One stepwise EM update of ``est`` (a GaussianMixture) from the mini-batch ``X``.
 
-    The first call initialises the parameters on the batch as ``fit`` would
-    (``init_params``, ``weights_init``...). Each call then runs one E-step on the batch with
-    the current parameters, blends its statistics into the running ones with step size
+    The first call on an unfitted model initialises the parameters on the batch as ``fit``
+    would (``init_params``, ``weights_init``...); after ``fit``, the stream starts from the
+    fitted parameters. Each call then runs one E-step on the batch with the current
+    parameters, blends its statistics into the running ones with step size
     ``eta_t = (t + 2) ** -alpha`` (``eta_0 = 1``) and runs the M-step.
 
     Parameters
@@ -106,10 +107,12 @@ def _partial_fit(est, X, alpha=0.7):
         With ``lower_bound_`` the mean log-likelihood of the batch under the parameters
         before the update, and ``n_steps_`` the number of updates.
     """
-    first = not hasattr(est, "_stepwise_stats")
-    X = validate_data(est, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=first)
+    fitted = hasattr(est, "means_")
+    X = validate_data(
+        est, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=not fitted
+    )
     X = np.ascontiguousarray(X)
-    if first:
+    if not fitted:
         if X.shape[0] < est.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
@@ -117,6 +120,9 @@ def _partial_fit(est, X, alpha=0.7):
             )
         est._check_parameters(X)
         est._initialize_parameters(X, check_random_state(est.random_state))
+    if getattr(est, "_stepwise_means", None) is not est.means_:
+        # a fresh model, or parameters set by ``fit`` since the last step: start the running
+        # statistics from this batch (eta = 1), from the current parameters
         est.n_steps_ = 0
         est._stepwise_stats = None
     center = np.asarray(est.means_, dtype=X.dtype)
@@ -132,6 +138,7 @@ def _partial_fit(est, X, alpha=0.7):
     _m_step(est, stats, center, X.dtype)
     est._stepwise_stats = stats
     est._stepwise_center = center.astype(np.float64)
+    est._stepwise_means = est.means_
     est.n_steps_ += 1
     est.lower_bound_ = float(log_likelihood)
     est.converged_ = False

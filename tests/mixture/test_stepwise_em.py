@@ -63,6 +63,27 @@ def test_stream_improves_towards_batch_em(covariance_type):
     np.testing.assert_array_equal(again.means_, est.means_)
 
 
+def test_after_fit_continues_from_fitted_parameters():
+    """partial_fit after fit starts from the fitted model: its first step on the whole data
+    is one more EM iteration; a later fit restarts the running statistics."""
+    X = _data(seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = GaussianMixture(3, max_iter=3, tol=0, random_state=0).fit(X)
+        ref = GaussianMixture(3, max_iter=4, tol=0, random_state=0).fit(X)
+    _partial_fit(est, X)
+    np.testing.assert_allclose(est.means_, ref.means_, rtol=1e-9)
+    assert est.n_steps_ == 1
+    _partial_fit(est, X[:500])
+    assert est.n_steps_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X)
+    _partial_fit(est, X)
+    assert est.n_steps_ == 1
+    np.testing.assert_allclose(est.means_, ref.means_, rtol=1e-9)
+
+
 def test_errors():
     est = GaussianMixture(3, random_state=0)
     with pytest.raises(ValueError, match="Expected n_samples >= n_components"):
