@@ -6,6 +6,8 @@ K-means on a Dask cluster
 :class:`~sklearn_deep.cluster.KMeans` accepts a Dask array: every Lloyd iteration runs our
 Numba kernels on the blocks of the array, on the workers, and only per-cluster sums come back
 (see :ref:`scaling` in the user guide). ``init='k-means++'`` becomes k-means|| on Dask input.
+On an array persisted on the cluster the workers also keep the k-means state of their blocks
+between iterations.
 From the same initial centres the fit equals the in-memory one.
 
 :class:`~sklearn_deep.cluster.MiniBatchKMeans` streams the same array block by block with
@@ -27,6 +29,10 @@ Xd = da.from_array(X, chunks=(10_000, 2))  # six blocks of 10k samples
 
 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
 client = Client(cluster)
+# held by the workers: each k-means iteration is then one call per worker, which keeps its
+# blocks' labels and distance bounds between iterations (a lazily built array is instead
+# read again at every iteration)
+Xd = Xd.persist()
 
 # %%
 # KMeans on the Dask array (k-means|| initialisation)
@@ -36,9 +42,13 @@ labels = km.predict(Xd)  # lazy, one block per input block
 print(f"iterations: {km.n_iter_}, inertia: {km.inertia_:.1f}")
 print(f"labels: {labels!r}")
 
-# the same initial centres in memory: the same clustering
-ref = KMeans(n_clusters=6, init=km.cluster_centers_, n_init=1).fit(X)
-print("same labels as in memory:", np.array_equal(km.predict(Xd).compute(), ref.labels_))
+# from the same initial centres, on Dask and in memory: the same clustering
+init = X[:6]
+on_dask = KMeans(n_clusters=6, init=init, n_init=1).fit(Xd)
+in_memory = KMeans(n_clusters=6, init=init, n_init=1).fit(X)
+same = np.array_equal(on_dask.labels_.compute(), in_memory.labels_)
+print(f"same labels as in memory: {same}")
+print(f"inertia on Dask {on_dask.inertia_:.3f}, in memory {in_memory.inertia_:.3f}")
 
 # %%
 # Streaming the blocks through MiniBatchKMeans.partial_fit

@@ -1,12 +1,12 @@
 """KMeans on dask arrays: Lloyd iterations mapped over the row blocks on the workers.
 
 :class:`~sklearn_deep.cluster.KMeans` dispatches here when ``X`` is a ``dask.array.Array``.
-Each Lloyd iteration runs one task per row block: the Numba E-step kernel labels the block
-and returns its per-cluster weighted sums and weights (``O(n_clusters * n_features)``);
-the client adds them up and computes the new centres. Labels stay on the workers
-(``dask.persist``) so that strict convergence (no label changed) is detected as in memory.
-Samples are clustered centred on the column means, as in memory, so that from the same
-initial centres the labels are identical and the inertia agrees to rounding.
+Each Lloyd iteration runs our Numba E-step kernels on the row blocks, on the workers, and
+brings back per-cluster weighted sums and weights (``O(n_clusters * n_features)``); the
+client adds them up and computes the new centres (:mod:`._dask_lloyd`: with state and
+bounds kept by the workers on a persisted X, stateless passes otherwise). Samples are
+clustered centred on the column means, as in memory, so that from the same initial centres
+the labels are identical and the inertia agrees to rounding.
 
 ``init='k-means++'`` uses k-means|| (Bahmani et al., 2012, "Scalable K-Means++"), the
 initialisation of dask-ml and Spark MLlib: ``_KMEANS_PARALLEL_ROUNDS`` rounds, each sampling
@@ -24,18 +24,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import _is_arraylike_not_scalar, check_is_fitted
 
-from .._kernel_blocks import n_blocks
 from ..utils._dask import (
     _block_seeds,
+    _BlockMapper,
     _check_dask_sample_weight,
     _check_dask_X,
     _column_mean_var,
     _row_blocks,
     _task_threads,
 )
-from ._kmeans_common import _euclidean_dense, _finish_mstep, _inertia_dense, _reduce_blocks
-from ._kmeans_core import _sq_norms, _threads_for
-from ._kmeans_lloyd import _lloyd_iter_dense
+from ._dask_lloyd import (
+    _inertia_block,
+    _kmeans_single_dask,
+    _label_block,
+    _labels_array,
+    _ones_like_rows,
+    _sq_dist_to_assigned,
+)
+from ._kmeans_common import _euclidean_dense
 
 # rounds of k-means|| sampling (Spark MLlib's default initSteps is 2; 5 follows Bahmani et
 # al.'s observation that a few rounds with oversampling 2k match k-means++'s quality)
@@ -44,98 +50,6 @@ _KMEANS_PARALLEL_ROUNDS = 5
 
 ###############################################################################
 # per-block tasks (run on the workers)
-
-
-def _ones_like_rows(X, sample_weight):
-    if sample_weight is None:
-        return np.ones(X.shape[0], dtype=X.dtype)
-    return np.ascontiguousarray(sample_weight, dtype=X.dtype)
-
-
-def _label_block(X, x_mean, centers, sample_weight=None, sums=False):
-    """Labels of ``X - x_mean`` (the E-step kernel) and, with ``sums``, the reduced
-    per-cluster weighted sums and weights of the block (float64)."""
-    X = np.ascontiguousarray(X)
-    sw = _ones_like_rows(X, sample_weight)
-    n = X.shape[0]
-    n_clusters, n_features = centers.shape
-    labels = np.full(n, -1, dtype=np.int32)
-    nb = n_blocks(n)  # the kernel writes n_changed[b] for every block b
-    shape = (nb, n_clusters) if sums else (nb, 0)
-    block_sums = np.zeros(shape + ((n_features,) if sums else (0,)))
-    wsums = np.zeros(shape)
-    counts = np.zeros(shape, dtype=np.int64)
-    n_changed = np.zeros(nb, dtype=np.int64)
-    if n:
-        with _task_threads(), _threads_for(n, n_clusters, n_features):
-            _lloyd_iter_dense(
-                X,
-                x_mean,
-                sw,
-                np.ascontiguousarray(centers.T),
-                _sq_norms(centers),
-                labels,
-                block_sums,
-                wsums,
-                counts,
-                n_changed,
-                sums,
-            )
-    if not sums:
-        return labels
-    centers_sum = np.empty((n_clusters, n_features))
-    weight_in_clusters = np.empty(n_clusters)
-    _reduce_blocks(block_sums, wsums, centers_sum, weight_in_clusters)
-    return labels, centers_sum, weight_in_clusters
-
-
-def _lloyd_block(X, sample_weight, prev_labels, x_mean, centers, with_inertia):
-    """One Lloyd E-step on a block: ``(labels, (centers_sum, weight_in_clusters,
-    n_changed, inertia))``; ``inertia`` (of the old centres) only ``with_inertia``."""
-    labels, centers_sum, weight = _label_block(X, x_mean, centers, sample_weight, sums=True)
-    n_changed = labels.shape[0] if prev_labels is None else int(np.sum(labels != prev_labels))
-    inertia = 0.0
-    if with_inertia:
-        inertia = _inertia_block(X, sample_weight, labels, x_mean, centers)
-    return labels, (centers_sum, weight, n_changed, inertia)
-
-
-def _inertia_block(X, sample_weight, labels, x_mean, centers):
-    X = np.ascontiguousarray(X)
-    if X.shape[0] == 0:
-        return 0.0
-    sw = _ones_like_rows(X, sample_weight)
-    with _task_threads():
-        return float(_inertia_dense(X, x_mean, sw, centers, labels, -1))
-
-
-def _final_block(X, sample_weight, x_mean, centers):
-    """Labels for the final centres, the block's inertia and label counts."""
-    labels = _label_block(X, x_mean, centers)
-    inertia = _inertia_block(X, sample_weight, labels, x_mean, centers)
-    return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
-
-
-def _sq_dist_to_assigned(X, x_mean, centers, labels):
-    """float64 squared distance of each row of ``X - x_mean`` to ``centers[labels]``."""
-    out = np.empty(X.shape[0])
-    step = 1 << 14
-    for s in range(0, X.shape[0], step):
-        diff = X[s : s + step] - x_mean
-        diff -= centers[labels[s : s + step]]
-        out[s : s + step] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
-    return out
-
-
-def _farthest_block(X, sample_weight, labels, x_mean, centers, n_far, offset):
-    """The ``n_far`` samples of the block farthest from their assigned centre:
-    ``(distances, global indices, rows of X - x_mean, weights, labels)``."""
-    X = np.ascontiguousarray(X)
-    d = _sq_dist_to_assigned(X, x_mean, centers, labels)
-    n_far = min(n_far, X.shape[0])
-    idx = np.argpartition(d, -n_far)[-n_far:] if n_far else np.empty(0, dtype=np.intp)
-    sw = _ones_like_rows(X, sample_weight)
-    return d[idx], idx + offset, X[idx] - x_mean, sw[idx], labels[idx]
 
 
 def _min_dist_update_block(X, sample_weight, dmin, x_mean, new_points):
@@ -284,126 +198,6 @@ def _kmeans_parallel(X, sample_weight, n_clusters, random_state, x_mean, rounds=
     return np.ascontiguousarray(km.cluster_centers_, dtype=X.dtype)
 
 
-def _relocate_empty_dask(
-    X, sample_weight, labels, x_mean, centers_old, centers_sum, weight_in_clusters
-):
-    """Dask twin of ``_relocate_empty_clusters``: empty clusters get the samples farthest
-    from their centres (one extra pass, only when a cluster is empty)."""
-    import dask
-
-    empty_clusters = np.where(np.equal(weight_in_clusters, 0))[0]
-    n_empty = empty_clusters.shape[0]
-    if n_empty == 0:
-        return
-    xb, wb = _blocks_and_weights(X, sample_weight)
-    parts = dask.compute(
-        *[
-            _delayed(_farthest_block)(x, w, lab, x_mean, centers_old, n_empty, off)
-            for x, w, lab, off in zip(xb, wb, labels, _offsets(X))
-        ]
-    )
-    d = np.concatenate([p[0] for p in parts])
-    if d.size == 0 or np.max(d) == 0:
-        return
-    rows = np.concatenate([p[2] for p in parts])
-    sw = np.concatenate([p[3] for p in parts])
-    lab = np.concatenate([p[4] for p in parts])
-    far = np.argsort(-d, kind="stable")[:n_empty]
-    for idx in range(n_empty):
-        new_cluster_id = empty_clusters[idx]
-        far_idx = far[idx]
-        weight = sw[far_idx]
-        old_cluster_id = lab[far_idx]
-        row = rows[far_idx]
-        centers_sum[old_cluster_id] -= row * weight
-        centers_sum[new_cluster_id] = row * weight
-        weight_in_clusters[new_cluster_id] = weight
-        weight_in_clusters[old_cluster_id] -= weight
-
-
-def _kmeans_single_dask(X, sample_weight, centers_init, x_mean, max_iter, tol, verbose):
-    """Lloyd's algorithm on a dask array, the dask twin of ``_kmeans_single``.
-
-    Returns
-    -------
-    labels : list of persisted dask.delayed
-        One int32 array per row block.
-    inertia : float
-    centers : ndarray of shape (n_clusters, n_features)
-    n_iter : int
-    label_counts : ndarray of shape (n_clusters,)
-    """
-    import dask
-
-    xb, wb = _blocks_and_weights(X, sample_weight)
-    centers = np.array(centers_init, dtype=X.dtype, order="C")
-    centers_new = np.zeros_like(centers)
-    n_clusters, n_features = centers.shape
-    labels = [None] * len(xb)
-    center_shift = np.zeros(n_clusters)
-    half_sep = np.empty(n_clusters)
-    step = _delayed(_lloyd_block, nout=2)
-    strict_convergence = False
-    for i in range(max_iter):
-        parts = [
-            step(x, w, lab, x_mean, centers, bool(verbose)) for x, w, lab in zip(xb, wb, labels)
-        ]
-        labels = list(dask.persist(*[p[0] for p in parts]))
-        stats = dask.compute(*[p[1] for p in parts])
-        centers_sum = np.sum([s[0] for s in stats], axis=0)
-        weight_in_clusters = np.sum([s[1] for s in stats], axis=0)
-        n_changed = sum(s[2] for s in stats)
-        if not np.all(weight_in_clusters):
-            _relocate_empty_dask(
-                X, sample_weight, labels, x_mean, centers, centers_sum, weight_in_clusters
-            )
-        _finish_mstep(
-            centers_sum,
-            weight_in_clusters,
-            centers,
-            centers_new,
-            center_shift,
-            half_sep,
-            0.0,
-            False,
-        )
-        if verbose:
-            print(f"Iteration {i}, inertia {sum(s[3] for s in stats)}.")
-        centers, centers_new = centers_new, centers
-        if i > 0 and n_changed == 0:
-            if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            strict_convergence = True
-            break
-        center_shift_tot = (center_shift**2).sum()
-        if center_shift_tot <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {i}: center shift "
-                    f"{center_shift_tot} within tolerance {tol}."
-                )
-            break
-    del strict_convergence  # the final pass below labels with the returned centres anyway
-    final = _delayed(_final_block, nout=2)
-    parts = [final(x, w, x_mean, centers) for x, w in zip(xb, wb)]
-    labels = list(dask.persist(*[p[0] for p in parts]))
-    stats = dask.compute(*[p[1] for p in parts])
-    inertia = float(sum(s[0] for s in stats))
-    counts = np.sum([s[1] for s in stats], axis=0)
-    return labels, inertia, centers, i + 1, counts
-
-
-def _labels_array(X, label_blocks):
-    import dask.array as da
-
-    return da.concatenate(
-        [
-            da.from_delayed(lab, shape=(n,), dtype=np.int32)
-            for lab, n in zip(label_blocks, X.chunks[0])
-        ]
-    )
-
-
 ###############################################################################
 # estimator entry points (called by KMeans when X is a dask array)
 
@@ -414,7 +208,7 @@ def _fit_dask(est, X, sample_weight=None):
     if X.shape[0] < est.n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={est.n_clusters}.")
     sample_weight = _check_dask_sample_weight(sample_weight, X)
-    x_mean, variances = _column_mean_var(X)
+    x_mean, variances = _column_mean_var(X, with_var=est.tol != 0)
     x_mean = x_mean.astype(X.dtype)
     # the tolerance as in memory: mean feature variance * tol
     est._tol = 0 if est.tol == 0 else float(np.mean(variances) * est.tol)
@@ -445,6 +239,7 @@ def _fit_dask(est, X, sample_weight=None):
     est._algorithm = est.algorithm
     random_state = check_random_state(est.random_state)
 
+    mapper = _BlockMapper(X, sample_weight)
     best = None
     for _ in range(n_init):
         if isinstance(init, str) and init == "k-means++":
@@ -461,8 +256,8 @@ def _fit_dask(est, X, sample_weight=None):
         if est.verbose:
             print("Initialization complete")
         run = _kmeans_single_dask(
-            X,
-            sample_weight,
+            mapper,
+            X.chunks[0],
             centers_init.astype(X.dtype),
             x_mean,
             est.max_iter,
@@ -482,7 +277,7 @@ def _fit_dask(est, X, sample_weight=None):
         )
     est.cluster_centers_ = centers + x_mean
     est._n_features_out = est.cluster_centers_.shape[0]
-    est.labels_ = _labels_array(X, label_blocks)
+    est.labels_ = _labels_array(X.chunks[0], label_blocks)
     est.inertia_ = inertia
     est.n_iter_ = n_iter
     return est

@@ -26,9 +26,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._dask import (
     _block_seeds,
+    _BlockMapper,
     _check_dask_X,
     _column_mean_var,
-    _row_blocks,
+    _persisted_blocks,
     _task_threads,
 )
 from ._gaussian_checks import _as_float_array
@@ -95,7 +96,7 @@ def _scatter_block(X, spec, labels, means):
     with _task_threads():
         resp, _ = _block_resp(X, spec, labels)
         Xw, resp = _work(X, resp)
-        return _scatter_full(Xw, resp, np.ascontiguousarray(means, dtype=Xw.dtype))
+        return (_scatter_full(Xw, resp, np.ascontiguousarray(means, dtype=Xw.dtype)),)
 
 
 def _work(X, resp):
@@ -168,22 +169,13 @@ def _score_samples_block(X, est):
 # client side
 
 
-def _delayed(func, nout=None):
-    import dask
-
-    return dask.delayed(func, pure=True, nout=nout)
-
-
-def _sum(parts, i):
-    return np.sum([p[i] for p in parts], axis=0)
-
-
 class _DaskEM:
     """EM statistics of one fit on a dask array (keeps ``X^T X`` for tied covariances)."""
 
     def __init__(self, est, X):
         self.est, self.X = est, X
-        self.blocks = _row_blocks(X)
+        self.mapper = _BlockMapper(X)
+        self.n_blocks = X.numblocks[0]
         self.n_samples = X.shape[0]
         self.gram = None
 
@@ -191,47 +183,40 @@ class _DaskEM:
         """M-step quantities ``(nk, means, covariances)`` from a responsibilities spec
         (see :func:`_block_resp`; a list: one per block), and the mean log-likelihood
         (of ``"params"`` specs), as ``_estimate_gaussian_parameters`` computes them."""
-        import dask
-
         covariance_type = self.est.covariance_type
-        labels = label_blocks or [None] * len(self.blocks)
-        specs = spec if isinstance(spec, list) else [spec] * len(self.blocks)
+        labels = label_blocks or [None] * self.n_blocks
+        specs = spec if isinstance(spec, list) else [spec] * self.n_blocks
         spec = specs[0]
         second = covariance_type in ("diag", "spherical")
         want_gram = covariance_type == "tied" and self.gram is None
-        parts = dask.compute(
-            *[
-                _delayed(_first_moments_block)(x, sp, lab, second, want_gram)
-                for x, sp, lab in zip(self.blocks, specs, labels)
-            ]
+        nk64, sx, sxx, gram, lpn = self.mapper.sum(
+            _first_moments_block, specs, labels, second=second, gram=want_gram
         )
         if want_gram:
-            self.gram = _sum(parts, 3)
-        nk64, sx = _sum(parts, 0), _sum(parts, 1)
-        lpn = float(sum(p[4] for p in parts))
+            self.gram = gram
+        lpn = float(lpn)
         x_dtype = self.X.dtype
         dtype = self._work_dtype(spec)
         nk = nk64.astype(dtype) + 10 * np.finfo(dtype).eps
         means = sx.astype(dtype) / nk[:, np.newaxis]
         reg_covar = self.est.reg_covar
         if covariance_type == "full":
-            scatter = np.sum(
-                dask.compute(
-                    *[
-                        _delayed(_scatter_block)(x, sp, lab, means)
-                        for x, sp, lab in zip(self.blocks, specs, labels)
-                    ]
-                ),
-                axis=0,
-            )
+            (scatter,) = self.mapper.sum(_scatter_block, specs, labels, means=means)
             covariances = _full_from_scatter(scatter, nk, reg_covar, x_dtype)
         elif covariance_type == "tied":
             covariances = _tied_from_gram(self.gram, nk, means, reg_covar, dtype)
         else:
-            covariances = _diag_from_moments(_sum(parts, 2), nk, means, reg_covar, dtype)
+            covariances = _diag_from_moments(sxx, nk, means, reg_covar, dtype)
             if covariance_type == "spherical":
                 covariances = np.mean(covariances, axis=1)
         return (nk, means, covariances), dtype.type(lpn / self.n_samples)
+
+    def _label_blocks(self, labels):
+        """Per-block handles on a dask array of labels, as the mapper takes them."""
+        if self.mapper.on_futures:
+            client = self.mapper.client
+            return _persisted_blocks(client, client.persist(labels))
+        return list(labels.to_delayed())
 
     def _work_dtype(self, spec):
         arrays = [np.empty(0, self.X.dtype)]
@@ -260,8 +245,6 @@ class _DaskEM:
 
     def em_iteration(self):
         """One EM iteration; returns the lower bound (mean log-likelihood of the E-step)."""
-        import dask
-
         est = self.est
         dtype = self.X.dtype
         fused = est.covariance_type == "full" and all(
@@ -270,19 +253,19 @@ class _DaskEM:
         )
         if fused:
             means_old = np.ascontiguousarray(est.means_, dtype=dtype)
-            parts = dask.compute(
-                *[
-                    _delayed(_em_full_block)(x, est.weights_, means_old, est.precisions_cholesky_)
-                    for x in self.blocks
-                ]
+            lpn, nk, sx, scatter = self.mapper.sum(
+                _em_full_block,
+                weights=est.weights_,
+                means=means_old,
+                prec_chol=est.precisions_cholesky_,
             )
-            moments = _ShiftedMoments(_sum(parts, 1), _sum(parts, 2), _sum(parts, 3), means_old)
+            moments = _ShiftedMoments(nk, sx, scatter, means_old)
             if moments.accurate(est.reg_covar):
                 nk, means, covariances = _estimate_gaussian_parameters(
                     None, moments, est.reg_covar, "full"
                 )
                 self.m_step(nk, means, covariances)
-                return dtype.type(sum(p[0] for p in parts) / self.n_samples)
+                return dtype.type(lpn / self.n_samples)
         (nk, means, covariances), lower_bound = self.stats(self.params_spec())
         self.m_step(nk, means, covariances)
         return lower_bound
@@ -301,11 +284,11 @@ class _DaskEM:
                 from ..cluster import KMeans
 
                 km = KMeans(n_clusters=n_components, n_init=1, random_state=random_state).fit(X)
-                label_blocks = list(km.labels_.to_delayed())
+                label_blocks = self._label_blocks(km.labels_)
                 params, _ = self.stats(("labels", n_components), label_blocks)
             elif est.init_params == "random":
                 # each block draws its own responsibilities, from its own seed
-                seeds = _block_seeds(random_state, len(self.blocks))
+                seeds = _block_seeds(random_state, self.n_blocks)
                 params, _ = self.stats([("random", n_components, s) for s in seeds])
             else:
                 if est.init_params == "random_from_data":
@@ -316,7 +299,7 @@ class _DaskEM:
                 else:  # k-means++: k-means|| centres
                     from ..cluster._dask_kmeans import _kmeans_parallel
 
-                    mean, _ = _column_mean_var(X)
+                    mean, _ = _column_mean_var(X, with_var=False)
                     mean = mean.astype(X.dtype)
                     rows = _kmeans_parallel(X, None, n_components, random_state, mean) + mean
                 resp = np.eye(n_components, dtype=X.dtype)

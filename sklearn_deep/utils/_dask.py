@@ -4,13 +4,12 @@ Nothing here imports dask at module level: :func:`_is_dask_array` only looks at 
 of its argument, so ``import sklearn_deep`` works without dask installed.
 
 Design (shared by :mod:`sklearn_deep.cluster._dask_kmeans` and
-:mod:`sklearn_deep.mixture._dask_mixture`): the data are split into row blocks (one
-``dask.delayed`` object per block); each iteration maps a small per-block function over them
-on the workers -- it runs our Numba kernels on the block and returns sufficient statistics
-of size ``O(n_clusters * n_features**2)`` -- and the client reduces these statistics and
-does the tiny M-step. Per-block state that must survive between iterations (labels) is kept
-on the workers with :func:`dask.persist`; the samples themselves are never gathered on the
-client.
+:mod:`sklearn_deep.mixture._dask_mixture`): each iteration maps a small per-block function
+over the row blocks on the workers -- it runs our Numba kernels on the block and returns
+sufficient statistics of size ``O(n_clusters * n_features**2)`` -- and the client reduces
+these statistics and does the tiny M-step (:class:`_BlockMapper`: tasks on the futures of a
+persisted X, else one graph per iteration; actors for per-block state). The samples are
+never gathered on the client.
 """
 
 import os
@@ -133,32 +132,32 @@ def _block_seeds(random_state, n_blocks):
     return random_state.randint(np.iinfo(np.int32).max, size=n_blocks)
 
 
-def _column_moments_block(X):
+def _column_moments_block(X, with_var=True):
     """Count, float64 column sums, sums of squared deviations from the block mean, and
     whether all values are finite, of one block (Chan et al.'s parallel variance)."""
-    X = np.asarray(X)
-    n = X.shape[0]
-    s = X.sum(axis=0, dtype=np.float64)
-    if n:
-        mean = s / n
-        m2 = ((X - mean) ** 2).sum(axis=0, dtype=np.float64)
-    else:
-        m2 = np.zeros(X.shape[1])
-    return n, s, m2, bool(np.isfinite(s).all() and np.isfinite(m2).all())
+    from ._dask_kernels import _column_moments_dense
+
+    X = np.ascontiguousarray(X)
+    s, m2 = _column_moments_dense(X, with_var)
+    return X.shape[0], s, m2, bool(np.isfinite(s).all() and np.isfinite(m2).all())
 
 
-def _column_mean_var(X):
+def _column_mean_var(X, with_var=True):
     """Column means and variances of a dask array in one pass (float64), checking that X
     holds no NaN or infinity.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+    with_var : bool
+        False: the means only (each task reads its block once); ``var`` is zeros.
 
     Returns
     -------
     mean : ndarray of shape (n_features,), float64
     var : ndarray of shape (n_features,), float64
     """
-    import dask
-
-    parts = dask.compute(*[dask.delayed(_column_moments_block)(b) for b in _row_blocks(X)])
+    parts = _BlockMapper(X).compute(_column_moments_block, with_var=with_var)
     if not all(p[3] for p in parts):
         raise ValueError("Input X contains NaN or infinity.")
     n_tot, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
@@ -172,3 +171,163 @@ def _column_mean_var(X):
         mean = mean + delta * (n / total)
         n_tot = total
     return mean, m2 / max(n_tot, 1)
+
+
+###############################################################################
+# running per-block tasks: futures on a distributed cluster, else dask graphs
+
+# above this many per-block results, they are added on the workers in groups of this many
+_FAN_IN = 16
+
+
+def _distributed_client():
+    """The ``distributed.Client`` that dask computes with now, or None (local schedulers)."""
+    import dask
+
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask without distributed
+        return None
+    get = dask.base.get_scheduler()
+    client = getattr(get, "__self__", None)
+    return client if isinstance(client, Client) else None
+
+
+def _persisted_blocks(client, arr):
+    """Futures of the row blocks of ``arr`` (in order) when ``arr`` is persisted on
+    ``client``'s cluster -- its blocks are results held by the workers, not a computation
+    still to run -- else None."""
+    from dask.core import flatten
+    from distributed import futures_of
+
+    if arr is None:
+        return None
+    futures = {f.key: f for f in futures_of(arr) if f.client is client}
+    keys = list(flatten(arr.__dask_keys__()))
+    if not keys or any(k not in futures for k in keys):
+        return None
+    return [futures[k] for k in keys]
+
+
+def _add_stats(*parts):
+    """Element-wise sum of tuples of sufficient statistics (arrays or numbers; None stays
+    None), in the order given."""
+    out = list(parts[0])
+    for part in parts[1:]:
+        for i, value in enumerate(part):
+            if value is not None:
+                out[i] = out[i] + value
+    return tuple(out)
+
+
+class _BlockMapper:
+    """Runs one task per row block of ``X`` (with its ``sample_weight`` block) and brings
+    back the small results.
+
+    When dask computes on a ``distributed`` cluster and ``X`` is persisted there, the tasks
+    are submitted directly on the futures of its blocks (``Client.map``: no graph to build
+    or optimise per iteration; each task runs where its block lives) and the results are
+    added on the workers in groups of ``_FAN_IN`` (a tree reduction) before they travel to
+    the client. A not persisted ``sample_weight`` is then persisted once (``1 / n_features``
+    of ``X``'s size). Otherwise (lazily built ``X``, local schedulers) each call computes
+    a graph of the per-block tasks: ``X``'s blocks are read or recomputed from their source
+    every time, which keeps the memory needed at one block per task.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        One column chunk.
+    sample_weight : dask.array.Array of shape (n_samples,) or None
+        With ``X``'s row chunks.
+    """
+
+    def __init__(self, X, sample_weight=None):
+        self.n_blocks = X.numblocks[0]
+        self.client = _distributed_client()
+        x = None if self.client is None else _persisted_blocks(self.client, X)
+        if x is not None:
+            w = [None] * self.n_blocks
+            if sample_weight is not None:
+                w = _persisted_blocks(self.client, sample_weight)
+                if w is None:
+                    w = _persisted_blocks(self.client, self.client.persist(sample_weight))
+            self.x, self.w = x, w
+        else:
+            self.client = None
+            self.x = _row_blocks(X)
+            self.w = [None] * self.n_blocks if sample_weight is None else _row_blocks(sample_weight)
+
+    @property
+    def on_futures(self):
+        """Whether the tasks run on the futures of a persisted ``X``."""
+        return self.client is not None
+
+    def submit(self, func, *iterables, **kwargs):
+        """Futures of ``func(*args, **kwargs)`` for each ``args`` in ``zip(*iterables)``
+        (only :attr:`on_futures`)."""
+        return self.client.map(func, *iterables, pure=False, **kwargs)
+
+    def actors(self, cls, offsets, *args):
+        """One ``cls(offsets, blocks, weights, *args)`` actor per worker, given the blocks
+        that the worker holds, in order (only :attr:`on_futures`). Returns the actor futures (keep
+        them while the actors are used), the actor handles and, per actor, the indices of
+        its blocks."""
+        who_has = self.client.who_has(self.x)
+        groups = {}
+        for i, x in enumerate(self.x):
+            holders = sorted(who_has.get(x.key, ()))
+            groups.setdefault(holders[0] if holders else None, []).append(i)
+        futures, indices = [], []
+        for worker, idx in groups.items():
+            futures.append(
+                self.client.submit(
+                    cls,
+                    [int(offsets[i]) for i in idx],
+                    [self.x[i] for i in idx],
+                    [self.w[i] for i in idx],
+                    *args,
+                    actor=True,
+                    pure=False,
+                    workers=None if worker is None else [worker],
+                )
+            )
+            indices.append(idx)
+        return futures, [f.result() for f in futures], indices
+
+    def from_actors(self, func, actor_futures, indices):
+        """Futures of ``func(actor, j)`` for block ``j`` of each actor, run on the actor's
+        worker, in the order of the blocks."""
+        out = [None] * self.n_blocks
+        who = self.client.who_has(actor_futures)
+        for future, idx in zip(actor_futures, indices):
+            workers = list(who.get(future.key, ())) or None
+            for j, i in enumerate(idx):
+                out[i] = self.client.submit(func, future, j, pure=False, workers=workers)
+        return out
+
+    def compute(self, func, *iterables, **kwargs):
+        """``[func(x, *args, **kwargs) for each block x]`` (``iterables``: one more value
+        per block each), computed on the workers; the list of results."""
+        if self.on_futures:
+            return self.client.gather(self.submit(func, self.x, *iterables, **kwargs))
+        import dask
+
+        task = dask.delayed(func, pure=True)
+        calls = [task(x, *args, **kwargs) for x, *args in zip(self.x, *iterables)]
+        return list(dask.compute(*calls)) if calls else []
+
+    def gather_sum(self, futures):
+        """:func:`_add_stats` of the results of ``futures``, reduced on the workers in groups
+        of ``_FAN_IN`` first when there are more."""
+        while len(futures) > _FAN_IN:
+            futures = [
+                self.client.submit(_add_stats, *futures[i : i + _FAN_IN], pure=False)
+                for i in range(0, len(futures), _FAN_IN)
+            ]
+        return _add_stats(*self.client.gather(futures))
+
+    def sum(self, func, *iterables, **kwargs):
+        """:func:`_add_stats` of :meth:`compute`'s results (tuples of statistics)."""
+        if self.on_futures:
+            return self.gather_sum(self.submit(func, self.x, *iterables, **kwargs))
+        return _add_stats(*self.compute(func, *iterables, **kwargs))

@@ -24,8 +24,11 @@ def _warm_kernels():
 @pytest.fixture(scope="module")
 def client():
     _warm_kernels()
+    # one task per worker, one Numba/OpenMP thread per task: no oversubscription. (``env``
+    # is applied in the worker after it starts: fine here, where the main module, pytest,
+    # does not import Numba; a script that does should use
+    # ``distributed.nanny.pre-spawn-environ`` instead, see the Scaling out guide)
     with (
-        # one task per worker, one Numba/OpenMP thread per task: no oversubscription
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -47,10 +50,18 @@ def _blobs(n_per=300, n_features=4, n_centers=5, seed=0, dtype=np.float64):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_fit_matches_in_memory(client, weighted):
-    """From the same initial centres: identical labels, inertia to 1e-10 relative."""
+@pytest.mark.parametrize("persist", [False, True])
+def test_fit_matches_in_memory(client, weighted, persist):
+    """From the same initial centres: identical labels, inertia to 1e-10 relative, on a
+    lazy X (stateless Lloyd passes) and on a persisted X (state and bounds kept on the
+    workers)."""
+    from sklearn_deep.utils._dask import _BlockMapper
+
     X = _blobs()
     Xd = da.from_array(X, chunks=(400, -1))
+    if persist:
+        Xd = Xd.persist()
+    assert _BlockMapper(Xd).on_futures == persist
     init = X[[0, 1, 2, 3, 4]].copy()
     sw = np.random.default_rng(1).uniform(0.5, 2.0, X.shape[0]) if weighted else None
     swd = None if sw is None else da.from_array(sw, chunks=250)  # other chunks than X
@@ -107,12 +118,14 @@ def test_kmeans_parallel_init(client):
     assert ref.inertia_ * (1 - 1e-9) <= r3.inertia_ <= r1.inertia_
 
 
-def test_empty_cluster_relocated(client):
+@pytest.mark.parametrize("persist", [False, True])
+def test_empty_cluster_relocated(client, persist):
     """A centre far from every sample gets the farthest sample, as in memory."""
     X = _blobs(n_per=100, n_centers=3, seed=5)
     init = np.vstack([X[:2], np.full((1, X.shape[1]), 1e3)])
     ref = KMeans(3, init=init, n_init=1).fit(X)
-    km = KMeans(3, init=init, n_init=1).fit(da.from_array(X, chunks=120))
+    Xd = da.from_array(X, chunks=120)
+    km = KMeans(3, init=init, n_init=1).fit(Xd.persist() if persist else Xd)
     np.testing.assert_array_equal(km.labels_.compute(), ref.labels_)
     np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-10)
 
@@ -155,6 +168,29 @@ def test_grid_search_on_cluster_matches_local(client):
         return numba.config.NUMBA_NUM_THREADS, numba.get_num_threads()
 
     assert set(client.run(numba_threads).values()) == {(1, 1)}
+
+
+def test_incremental_minibatch_kmeans_on_cluster(client):
+    """dask-ml's ``Incremental`` streams the blocks of a dask array through
+    ``MiniBatchKMeans.partial_fit`` on the workers: the centres of a plain loop over the
+    same NumPy chunks, lazy predictions."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    from sklearn_deep.cluster import MiniBatchKMeans
+
+    X = _blobs(n_per=120, n_centers=4, seed=11)
+    Xd = da.from_array(X, chunks=(96, -1))
+    inc = wrappers.Incremental(MiniBatchKMeans(4, random_state=0), shuffle_blocks=False)
+    with distributed.get_task_stream(client) as tasks:
+        inc.fit(Xd)
+    assert sum("partial" in str(t["key"]) or "fit" in str(t["key"]) for t in tasks.data) >= 5
+    ref = MiniBatchKMeans(4, random_state=0)
+    for start in range(0, X.shape[0], 96):
+        ref.partial_fit(X[start : start + 96])
+    np.testing.assert_array_equal(inc.estimator_.cluster_centers_, ref.cluster_centers_)
+    assert inc.estimator_.n_steps_ == ref.n_steps_ == Xd.numblocks[0]
+    labels = inc.predict(Xd)
+    assert isinstance(labels, da.Array) and labels.chunks == (Xd.chunks[0],)
+    np.testing.assert_array_equal(labels.compute(), ref.predict(X))
 
 
 def test_threaded_scheduler_matches_in_memory():

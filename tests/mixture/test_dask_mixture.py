@@ -34,8 +34,11 @@ def _warm_kernels():
 @pytest.fixture(scope="module")
 def client():
     _warm_kernels()
+    # one task per worker, one Numba/OpenMP thread per task: no oversubscription. (``env``
+    # is applied in the worker after it starts: fine here, where the main module, pytest,
+    # does not import Numba; a script that does should use
+    # ``distributed.nanny.pre-spawn-environ`` instead, see the Scaling out guide)
     with (
-        # one task per worker, one Numba/OpenMP thread per task: no oversubscription
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -48,12 +51,18 @@ def client():
         yield client
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_fit_matches_in_memory(client, covariance_type):
+@pytest.mark.parametrize(
+    "covariance_type, persist",
+    [("full", False), ("full", True), ("tied", False), ("diag", True), ("spherical", False)],
+)
+def test_fit_matches_in_memory(client, covariance_type, persist):
     """From the same initial parameters: same iterations, lower bound to 1e-10 relative,
-    identical labels, lazy predictions with the input's chunks."""
+    identical labels, lazy predictions with the input's chunks (lazy X: per-iteration
+    graphs; persisted X: tasks on the futures of its blocks)."""
     X = _data()
     Xd = da.from_array(X, chunks=(200, -1))
+    if persist:
+        Xd = Xd.persist()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = GaussianMixture(
@@ -147,3 +156,30 @@ def test_bayesian_mixture_fit_not_supported(client):
         bgm.fit(X)
     np.testing.assert_array_equal(bgm.predict(Xd).compute(), bgm.predict(X))
     np.testing.assert_allclose(bgm.score_samples(Xd).compute(), bgm.score_samples(X), rtol=1e-12)
+
+
+def test_randomized_search_on_cluster_matches_local(client):
+    """RandomizedSearchCV over GaussianMixture through joblib's dask backend, on the
+    LocalCluster: the same draws, scores and best model as the local run."""
+    import joblib
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X = _data(seed=6)
+    space = {
+        "n_components": [2, 3, 4],
+        "covariance_type": ["full", "diag", "spherical"],
+        "reg_covar": loguniform(1e-6, 1e-2),
+    }
+    kw = dict(n_iter=5, cv=3, random_state=0)
+    local = RandomizedSearchCV(GaussianMixture(random_state=0), space, **kw).fit(X)
+    remote = RandomizedSearchCV(GaussianMixture(random_state=0), space, n_jobs=-1, **kw)
+    with distributed.get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
+        remote.fit(X)
+    assert len(tasks.data) >= 5 * 3  # the fits ran as tasks on the workers
+    assert remote.cv_results_["params"] == local.cv_results_["params"]
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert remote.best_params_ == local.best_params_
+    np.testing.assert_array_equal(remote.best_estimator_.means_, local.best_estimator_.means_)
