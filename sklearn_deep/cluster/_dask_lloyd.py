@@ -330,7 +330,7 @@ def _kmeans_single_dask(mapper, chunks, centers_init, x_mean, max_iter, tol, ver
     half_sep = np.zeros(n_clusters)
     bounded = mapper.on_futures and n_clusters > 1
     if bounded:
-        perm, gstart = _center_groups(centers, _n_groups(n_clusters, dtype))
+        perm, gstart = _center_groups(centers, _n_groups(n_clusters, n_features, dtype))
         eps = _bound_eps(dtype, n_features)
         const = dict(
             x_mean=x_mean,

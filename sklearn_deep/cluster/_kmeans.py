@@ -711,7 +711,7 @@ def k_means(
     algorithm="lloyd",
     return_n_iter=False,
 ):
-    """Perform K-means clustering (functional interface of :class:`KMeans`).
+    """Perform K-means clustering (functional interface of :class:`~sklearn_deep.cluster.KMeans`).
 
     Parameters
     ----------
@@ -722,7 +722,7 @@ def k_means(
     sample_weight : array-like of shape (n_samples,), default=None
         The weights for each observation in `X`.
     init, n_init, max_iter, verbose, tol, random_state, copy_x, algorithm
-        See :class:`KMeans`.
+        See :class:`~sklearn_deep.cluster.KMeans`.
     return_n_iter : bool, default=False
         Whether or not to return the number of iterations.
 

@@ -8,6 +8,7 @@ its initial parameters in ``_gaussian_checks`` and the kernels in
 import math
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseMixture, EStepResult
@@ -168,6 +169,10 @@ default='kmeans'
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`. Defined only when `X`
         has feature names that are all strings.
+
+    n_steps_ : int
+        Number of :meth:`partial_fit` updates since the stream started (since the last
+        :meth:`fit`, or the first :meth:`partial_fit`). Only set by :meth:`partial_fit`.
 
     See Also
     --------
@@ -415,6 +420,55 @@ default='kmeans'
             cov_params = self.n_components
         mean_params = n_features * self.n_components
         return int(cov_params + mean_params + self.n_components - 1)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update the model with one mini-batch by stepwise (online) EM.
+
+        Not in scikit-learn's GaussianMixture: it streams data that does not fit in memory
+        (a loop over the blocks of a Dask array, or ``dask_ml.wrappers.Incremental``).
+        Stepwise EM (Cappé & Moulines, 2009; Liang & Klein, 2009) keeps running averages of
+        the per-sample sufficient statistics, ``s <- (1 - eta_t) s + eta_t s_hat(batch_t)``
+        with ``eta_t = (t + 2) ** -0.7``, and runs the usual M-step on them. The first call on
+        an unfitted model initialises the parameters on its batch as :meth:`fit` would
+        (``init_params``, ``weights_init``, ...), so that batch must contain samples of every
+        component; after :meth:`fit` the stream starts from the fitted parameters.
+
+        Convergence: on batches drawn independently from the data (shuffle rows stored in
+        order first) the parameters converge to a stationary point of the likelihood; they
+        do not equal batch EM's fit, and ``converged_`` stays False. Each step costs one
+        E-step on the batch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One mini-batch (at least 2 samples, and ``n_components`` on the first call).
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Updated; ``lower_bound_`` is the mean log-likelihood of the batch under the
+            parameters before the update and ``n_iter_ == n_steps_`` the number of updates.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_deep.mixture import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.concatenate([rng.normal(0, 1, (500, 2)), rng.normal(8, 1, (500, 2))])
+        >>> X = X[rng.permutation(len(X))]
+        >>> gm = GaussianMixture(n_components=2, random_state=0)
+        >>> for batch in np.array_split(X, 10):
+        ...     gm = gm.partial_fit(batch)
+        >>> [round(float(m)) for m in np.sort(gm.means_[:, 0])]
+        [0, 8]
+        """
+        from ._stepwise_em import _partial_fit  # (imports this module)
+
+        return _partial_fit(self, X)
 
     def bic(self, X):
         """Bayesian information criterion for the current model on the input X.

@@ -1,7 +1,7 @@
 """Stepwise (online) EM for :class:`~sklearn_deep.mixture.GaussianMixture` on mini-batches.
 
-Not wired into the estimator yet (``GaussianMixture.partial_fit`` would call
-:func:`_partial_fit`; see the Scaling out guide). Stepwise EM (Cappé & Moulines, 2009; Liang &
+:meth:`GaussianMixture.partial_fit <sklearn_deep.mixture.GaussianMixture.partial_fit>` calls
+:func:`_partial_fit` (see the Scaling out guide). Stepwise EM (Cappé & Moulines, 2009; Liang &
 Klein, 2009) keeps running averages of the per-sample sufficient statistics,
 
     s <- (1 - eta_t) s + eta_t s_hat(batch_t),    eta_t = (t + 2) ** -alpha,

@@ -1,4 +1,4 @@
-"""Stepwise (online) EM on mini-batches (not yet GaussianMixture.partial_fit)."""
+"""Stepwise (online) EM on mini-batches (GaussianMixture.partial_fit)."""
 
 import warnings
 
@@ -91,3 +91,36 @@ def test_errors():
     _partial_fit(est, _data()[:100])
     with pytest.raises(ValueError, match="X has 2 features"):
         _partial_fit(est, np.zeros((10, 2)))
+
+
+def test_public_partial_fit_is_stepwise_em():
+    """GaussianMixture.partial_fit runs the stepwise update (alpha 0.7), validates its
+    parameters and returns the estimator."""
+    X = _data(seed=4)
+    est = GaussianMixture(3, random_state=0)
+    ref = GaussianMixture(3, random_state=0)
+    for start in range(0, X.shape[0], 200):
+        assert est.partial_fit(X[start : start + 200]) is est
+        _partial_fit(ref, X[start : start + 200])
+    np.testing.assert_array_equal(est.means_, ref.means_)
+    np.testing.assert_array_equal(est.covariances_, ref.covariances_)
+    assert est.n_iter_ == est.n_steps_ == 6
+    assert not est.converged_
+    with pytest.raises(ValueError, match="covariance_type"):
+        GaussianMixture(3, covariance_type="bogus").partial_fit(X)
+
+
+def test_partial_fit_over_dask_blocks():
+    """A loop over the blocks of a Dask array (rows shuffled) reaches batch EM's held-out
+    score within a small margin."""
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(_data(seed=5), chunks=(150, 3))
+    test = _data(n_per=300, seed=6)
+    gm = GaussianMixture(3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning from a partial_fit step
+        for block in X.blocks:
+            gm.partial_fit(block.compute())
+    batch = GaussianMixture(3, random_state=0).fit(X.compute())
+    assert gm.n_steps_ == X.numblocks[0]
+    assert gm.score(test) > batch.score(test) - 0.05
