@@ -89,10 +89,10 @@ def _mini_batch_step(
 class MiniBatchKMeans(KMeans):
     """Mini-Batch K-Means clustering, a drop-in for :class:`sklearn.cluster.MiniBatchKMeans`.
 
-    Labels and inertia use the Numba E-step of :class:`~sklearn_deep.cluster.KMeans`; the centre updates,
-    early stopping and random reassignment follow scikit-learn 1.9 step for step (same
-    random-number use: from the same ``random_state`` and data the same mini-batches are
-    drawn).
+    Labels and inertia use the Numba E-step of :class:`~sklearn_deep.cluster.KMeans`; the
+    centre updates, early stopping and random reassignment follow scikit-learn 1.9 step for
+    step (same random-number use: from the same ``random_state`` and data the same
+    mini-batches are drawn).
 
     Parameters
     ----------

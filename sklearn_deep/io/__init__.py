@@ -1,9 +1,10 @@
 """Save and load estimators without pickle: nothing in a model file is ever executed.
 
-:func:`~sklearn_deep.io.dump` writes an estimator (fitted or not, a Pipeline or a fitted ``GridSearchCV``
-included) to one zip file: a JSON manifest of hyper-parameters and fitted attributes, NumPy
-arrays as ``.npy`` members and network weights as safetensors. :func:`~sklearn_deep.io.load` rebuilds it,
-refusing types that are not trusted. See :ref:`persistence` for the security model.
+:func:`~sklearn_deep.io.dump` writes an estimator (fitted or not, a Pipeline or a fitted
+``GridSearchCV`` included) to one zip file: a JSON manifest of hyper-parameters and fitted
+attributes, NumPy arrays as ``.npy`` members and network weights as safetensors.
+:func:`~sklearn_deep.io.load` rebuilds it, refusing types that are not trusted. See
+:ref:`persistence` for the security model.
 """
 
 import sys
@@ -87,8 +88,8 @@ def dump(estimator, path):
 
 
 def get_untrusted_types(path):
-    """Names of the types and functions in a saved file that :func:`~sklearn_deep.io.load` does not trust by
-    default, without building anything from the file.
+    """Names of the types and functions in a saved file that :func:`~sklearn_deep.io.load`
+    does not trust by default, without building anything from the file.
 
     Parameters
     ----------
@@ -117,7 +118,7 @@ def get_untrusted_types(path):
 
 
 def load(path, *, trusted=None):
-    """Load an estimator saved by :func:`~sklearn_deep.io.dump`, without executing anything from the file.
+    """Load an estimator saved by :func:`~sklearn_deep.io.dump`, executing nothing from the file.
 
     The manifest is checked first: format version, member names and every type the file
     names. Classes and functions defined in ``sklearn_deep`` and scikit-learn are trusted;

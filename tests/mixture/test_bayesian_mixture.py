@@ -194,9 +194,7 @@ def test_dirichlet_process_empties_surplus_components(seed, covariance_type):
     weights = np.sort(model.weights_)[::-1]
     if covariance_type != "full" and counts[n_true:].sum() >= 1.0:
         reference = sk_mixture.BayesianGaussianMixture(**params).fit(X)
-        assert_allclose(
-            counts, np.sort(reference.weight_concentration_[0] - 1.0)[::-1], atol=1e-6
-        )
+        assert_allclose(counts, np.sort(reference.weight_concentration_[0] - 1.0)[::-1], atol=1e-6)
         return
     assert counts[n_true:].sum() < 1.0
     assert weights[n_true:].max() < 3.0 / X.shape[0]
