@@ -187,3 +187,26 @@ def test_randomized_search_on_cluster_matches_local(client):
     )
     assert remote.best_params_ == local.best_params_
     np.testing.assert_array_equal(remote.best_estimator_.means_, local.best_estimator_.means_)
+
+
+def test_incremental_gaussian_mixture_on_cluster(client):
+    """dask-ml's ``Incremental`` streams the blocks through ``GaussianMixture.partial_fit``
+    on the workers (stepwise EM): the model of a plain loop over the same NumPy chunks, and
+    lazy predictions with the input's chunks."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+
+    X = _data(seed=8)
+    Xd = da.from_array(X, chunks=(150, -1))
+    inc = wrappers.Incremental(GaussianMixture(3, random_state=0), shuffle_blocks=False)
+    with distributed.get_task_stream(client) as tasks:
+        inc.fit(Xd)
+    assert sum("partial" in str(t["key"]) or "fit" in str(t["key"]) for t in tasks.data) >= 5
+    ref = GaussianMixture(3, random_state=0)
+    for start in range(0, X.shape[0], 150):
+        ref.partial_fit(X[start : start + 150])
+    assert inc.estimator_.n_steps_ == ref.n_steps_ == Xd.numblocks[0]
+    np.testing.assert_allclose(inc.estimator_.means_, ref.means_, rtol=1e-12)
+    np.testing.assert_allclose(inc.estimator_.covariances_, ref.covariances_, rtol=1e-12)
+    labels = inc.predict(Xd)
+    assert isinstance(labels, da.Array) and labels.chunks == (Xd.chunks[0],)
+    np.testing.assert_array_equal(labels.compute(), ref.predict(X))
