@@ -31,6 +31,10 @@ RETEST_MIN_WORK = 2048
 # of pass gives the same labels and sums, bit for bit: the timings choose the speed only.
 BOUNDS_MAX_RANKED = 0.5
 PLAIN_RUN = 2
+# the first passes are plain: the first moves every sample (from no label) and after it the
+# centres jump from their seeds, so that bounds kept from it prune nothing (measured: the
+# first bounded pass ranked every sample, on separated and on overlapping clusters alike)
+PLAIN_START = 2
 
 
 class _PassSchedule:
@@ -39,8 +43,8 @@ class _PassSchedule:
 
     def __init__(self, bounded):
         self.fixed = not bounded
-        self.kind = "refresh" if bounded else "plain"
-        self.plain_left = 0
+        self.kind = "plain"
+        self.plain_left = PLAIN_START
         self.run = PLAIN_RUN
         self.plain_seconds = None
 

@@ -61,6 +61,11 @@ class _CyclingSchedule(_kmeans_bounds._PassSchedule):
     """Every transition of the pass schedule, whatever the timings: refresh, bounded,
     bounded, plain, plain, refresh, ..."""
 
+    def __init__(self, bounded):
+        super().__init__(bounded)
+        if bounded:
+            self.kind = "refresh"
+
     def after(self, ranked_fraction, seconds):
         if self.fixed:
             return
