@@ -253,8 +253,9 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
 
     A 4 x 4 block transposed with vector shuffles (four row loads, eight shuffles, four
     stores), which Numba's loops do not generate. The subtraction is elementwise, in X's
-    dtype, so the values are exactly those of the scalar loop. ``X`` and ``Xt`` are
-    C-contiguous 2-D arrays and ``mean`` a contiguous 1-D array of one float dtype; the
+    dtype, so the values are exactly those of the scalar loop; a float32 ``Xt`` of float64
+    ``X`` gets them rounded to float32 (as the scalar loop's assignment rounds). ``X`` and
+    ``Xt`` are C-contiguous 2-D arrays and ``mean`` a contiguous 1-D array of X's dtype; the
     caller guarantees ``f + 3 < X.shape[1]`` and ``r + 3 < Xt.shape[1]``.
     """
     sig = types.void(X, i0, i1, i2, i3, f, mean, Xt, r)
@@ -262,7 +263,9 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
     def codegen(context, builder, signature, args):
         x_ty, mean_ty, xt_ty = (signature.args[k] for k in (0, 6, 7))
         vec_ty = ir.VectorType(context.get_value_type(x_ty.dtype), 4)
+        out_ty = ir.VectorType(context.get_value_type(xt_ty.dtype), 4)
         align = x_ty.dtype.bitwidth // 8
+        out_align = xt_ty.dtype.bitwidth // 8
         x_arr = context.make_array(x_ty)(context, builder, args[0])
         mean_arr = context.make_array(mean_ty)(context, builder, args[6])
         xt_arr = context.make_array(xt_ty)(context, builder, args[7])
@@ -270,9 +273,9 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
         def index(k):
             return context.cast(builder, args[k], signature.args[k], types.intp)
 
-        def ptr(ty, arr, idx):
+        def ptr(ty, arr, idx, vt=vec_ty):
             p = cgutils.get_item_pointer(context, builder, ty, arr, idx, wraparound=False)
-            return builder.bitcast(p, vec_ty.as_pointer())
+            return builder.bitcast(p, vt.as_pointer())
 
         fi = index(5)
         mv = builder.load(ptr(mean_ty, mean_arr, [fi]), align=align)
@@ -296,9 +299,11 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
             shuffle(hi01, hi23, [2, 3, 6, 7]),
         )
         ri = index(8)
+        if xt_ty.dtype != x_ty.dtype:
+            cols = [builder.fptrunc(col, out_ty) for col in cols]
         for c in range(4):
             fc = builder.add(fi, ir.Constant(fi.type, c))
-            builder.store(cols[c], ptr(xt_ty, xt_arr, [fc, ri]), align=align)
+            builder.store(cols[c], ptr(xt_ty, xt_arr, [fc, ri], out_ty), align=out_align)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -307,7 +312,8 @@ def _transpose4_centred(typingctx, X, i0, i1, i2, i3, f, mean, Xt, r):
 @njit(cache=CACHE)
 def _gather_transposed(X, mean, rows, r0, m, Xt):
     """``Xt[:n_features, r] = X[rows[r0 + r]] - mean`` for ``r < m``: 4 x 4 blocks through
-    vector shuffles, the remainders elementwise."""
+    vector shuffles, the remainders elementwise (the difference in X's dtype, rounded to
+    Xt's)."""
     n_features = X.shape[1]
     m4 = m // 4 * 4
     d4 = n_features // 4 * 4

@@ -22,6 +22,9 @@ Layout conventions
 * The per-block centre sums are running sums: a pass moves only the samples whose label
   changes (:func:`_move_sample`), in sample order, so the plain and the bounded kernels
   keep bit-identical sums.
+* The plain Lloyd passes on float64 data rank in float32 and rank again in float64 the
+  samples whose float32 gap between the two best centres is within a rounding-error bound
+  (:mod:`._kmeans_lloyd_screen`): the labels and sums are the float64 pass's, bit for bit.
 * Other distances (transform, inertia, bounds, k-means++) are accumulated directly, feature
   by feature, as ``sum_f (x_f - c_f) ** 2``. The k-means++ steps on float64 data may first
   screen samples in float32 (:func:`_kmeanspp_trials_screened`); a rounding-error bound makes

@@ -19,6 +19,7 @@ from .._kernel_blocks import (
 )
 from .._numba_config import CACHE
 from ._kmeans_common import _relabel_rows
+from ._kmeans_lloyd_screen import _lloyd_block_screened, screened_args
 from ._kmeans_rank import _rank_tile
 
 # the ranking products run in the fused micro-kernel (samples transposed into a
@@ -28,6 +29,9 @@ from ._kmeans_rank import _rank_tile
 # float64 (200k, 64, 256) the fused passes take 0.6x the time of BLAS (benchmarks page)
 FUSED_MAX_CLUSTERS = 64
 FUSED_MAX_BYTES = 1 << 19
+# float64 passes rank in float32 and recompute the near-ties in float64 (same labels, bit for
+# bit: :mod:`._kmeans_lloyd_screen`); False ranks every sample in float64
+SCREEN_FLOAT64 = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +135,15 @@ def _lloyd_iter_dense(
     """
     # (the block kernels' arguments: ``data`` as in :func:`._kmeans_common._relabel_rows`,
     # with the ranking's centres in the centres' place, then update_centers, their norms)
-    if _use_fused(centers_t.shape[1], X.shape[1], X.itemsize):
+    n_clusters = centers_t.shape[1]
+    if SCREEN_FLOAT64 and X.dtype == np.float64 and n_clusters > 1:
+        U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
+        data = (X, mean, sample_weight, U, labels, sums, wsums, counts)
+        args = screened_args(data, update_centers, U, csq, n_clusters)
+        if args is not None:
+            for_each_block_threads(_lloyd_block_screened, args, X.shape[0], n_changed)
+            return
+    if _use_fused(n_clusters, X.shape[1], X.itemsize):
         U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
         args = (X, mean, sample_weight, U, labels, sums, wsums, counts, update_centers, csq)
         for_each_block_threads(_lloyd_block_fused, args, X.shape[0], n_changed)
