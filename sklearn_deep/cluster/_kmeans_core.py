@@ -463,6 +463,10 @@ def _kmeans_single(
     half_sep = np.empty(n_clusters)
     eps = _bound_eps(dtype, n_features)
     schedule = _PassSchedule(bounded)
+    # the plain passes rank from float32 tiles of X - x_mean, transposed once here
+    tiles = None
+    if not is_sparse and _k._tiles_pay(n_samples, n_features, n_clusters, dtype, BOUNDS_MIN_WORK):
+        tiles = _k.sample_tiles(X, x_mean)
     n_ranked = np.zeros(nb, dtype=np.int64)
     if bounded:
         # Yinyang: groups of centres, fixed from the initial centres
@@ -525,6 +529,7 @@ def _kmeans_single(
                 counts,
                 n_changed,
                 update_centers,
+                tiles,
             )
 
     strict_convergence = False

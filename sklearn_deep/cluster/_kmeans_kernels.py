@@ -84,8 +84,10 @@ from ._kmeans_lloyd import (  # noqa: F401
     _lloyd_block_gemm,
     _lloyd_iter_dense,
     _pack_centers,
+    _tiles_pay,
     _use_fused,
 )
+from ._kmeans_lloyd_screen import _lloyd_block_screened, sample_tiles  # noqa: F401
 from ._kmeans_rank import VEC_SAMPLES, _rank_tile, _rank_vec  # noqa: F401
 from ._kmeans_sparse import (  # noqa: F401
     _euclidean_sparse,

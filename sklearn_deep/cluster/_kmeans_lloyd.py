@@ -19,7 +19,7 @@ from .._kernel_blocks import (
 )
 from .._numba_config import CACHE
 from ._kmeans_common import _relabel_rows
-from ._kmeans_lloyd_screen import _lloyd_block_screened, screened_args
+from ._kmeans_lloyd_screen import _lloyd_block_screened, no_tiles, screened_args
 from ._kmeans_rank import _rank_tile
 
 # the ranking products run in the fused micro-kernel (samples transposed into a
@@ -42,6 +42,16 @@ def _use_fused(n_clusters, n_features, itemsize):
     """Whether the ranking products run in the fused micro-kernel (else BLAS)."""
     packed = (n_clusters + 3) // 4 * 4 * ((n_features + 3) // 4 * 4) * itemsize
     return itemsize == 4 or n_clusters <= FUSED_MAX_CLUSTERS or packed <= FUSED_MAX_BYTES
+
+
+def _tiles_pay(n_samples, n_features, n_clusters, dtype, min_work):
+    """Whether the plain passes of a fit rank from float32 tiles of X copied once
+    (:func:`~._kmeans_lloyd_screen.sample_tiles`): float64 X whose passes are screened, with
+    at least 4 features (the tiles pad the features to a multiple of 4) and passes of at
+    least ``min_work`` multiply-adds. (Float32 X is read as it is: from tiles, its passes
+    took the same time; reading X costs as much as reading the tiles.)"""
+    screened = SCREEN_FLOAT64 and dtype == np.float64 and n_clusters > 1
+    return screened and n_features >= 4 and n_samples * n_features * n_clusters >= min_work
 
 
 @njit(cache=CACHE)
@@ -95,6 +105,7 @@ def _lloyd_iter_dense(
     counts,
     n_changed,
     update_centers,
+    tiles=None,
 ):
     """One plain Lloyd E-step (and running M-step sums) on dense data.
 
@@ -125,6 +136,10 @@ def _lloyd_iter_dense(
     n_changed : ndarray of shape (n_blocks,), int64
         Written: number of labels that changed in each block.
     update_centers : bool
+    tiles : tuple or None, default=None
+        The float32 tiles of ``X - mean`` (:func:`~._kmeans_lloyd_screen.sample_tiles`) for
+        the screened passes of a fit on float64 data: ranked as they are, without reading
+        and transposing X again. None: transposed on the fly.
 
     Notes
     -----
@@ -136,10 +151,12 @@ def _lloyd_iter_dense(
     # (the block kernels' arguments: ``data`` as in :func:`._kmeans_common._relabel_rows`,
     # with the ranking's centres in the centres' place, then update_centers, their norms)
     n_clusters = centers_t.shape[1]
+    if tiles is None:
+        tiles = no_tiles(X.shape[1])
     if SCREEN_FLOAT64 and X.dtype == np.float64 and n_clusters > 1:
         U, csq = _pack_centers(centers_t, centers_sq, X[:0, 0])
         data = (X, mean, sample_weight, U, labels, sums, wsums, counts)
-        args = screened_args(data, update_centers, U, csq, n_clusters)
+        args = screened_args(data, update_centers, U, csq, n_clusters, tiles)
         if args is not None:
             for_each_block_threads(_lloyd_block_screened, args, X.shape[0], n_changed)
             return

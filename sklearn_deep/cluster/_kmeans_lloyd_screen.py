@@ -32,7 +32,16 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .._kernel_blocks import TILE_SAMPLES, TILE_STRIDE, _gather_transposed
+from .._kernel_blocks import (
+    TILE_SAMPLES,
+    TILE_STRIDE,
+    _block_bounds,
+    _gather_transposed,
+    _n_blocks,
+    _pad4,
+    for_each_block_threads,
+    n_blocks,
+)
 from .._numba_config import CACHE
 from ._kmeans_common import _relabel_rows
 from ._kmeans_rank import _rank_tile
@@ -104,40 +113,122 @@ def _exact_best(X, mean, i, U, csq, n_clusters):
     return best
 
 
+# ---------------------------------------------------------------------------------------------
+# float32 sample tiles, transposed once per fit
+
+
+@njit(cache=CACHE)
+def _tile_offsets(n_samples):
+    """``offsets[b]``: index of block ``b``'s first tile (``offsets[-1]`` tiles in all); a
+    block's tiles start at its first sample, ``TILE_SAMPLES`` samples each."""
+    nb = _n_blocks(n_samples)
+    offsets = np.zeros(nb + 1, dtype=np.int64)
+    for b in range(nb):
+        start, end = _block_bounds(b, nb, n_samples)
+        offsets[b + 1] = offsets[b] + (end - start + TILE_SAMPLES - 1) // TILE_SAMPLES
+    return offsets
+
+
+@njit(cache=CACHE)
+def _tile_block(args, b, start, end):
+    """Block ``b``'s tiles of :func:`sample_tiles` and their largest squared norms."""
+    X, mean, tiles, offsets, tile_sq = args
+    rows = np.arange(start, end)
+    sq = np.empty(TILE_SAMPLES, dtype=np.float32)
+    t = offsets[b]
+    for s in range(start, end, TILE_SAMPLES):
+        m = min(TILE_SAMPLES, end - s)
+        Xt = tiles[t]
+        _gather_transposed(X, mean, rows, s - start, m, Xt)
+        tile_sq[t] = _largest_sq_norm(Xt, m, X.shape[1], sq)
+        t += 1
+    return 0
+
+
+@njit(cache=CACHE, inline="always")
+def _largest_sq_norm(Xt, m, n_features, sq):
+    """Largest squared norm (float32 sums) of the ``m`` samples of the float32 tile ``Xt``,
+    as float64 (never NaN: a sum of squares; inf when one overflows)."""
+    sq[:m] = 0.0
+    for f in range(n_features):
+        for r in range(m):
+            sq[r] += Xt[f, r] * Xt[f, r]
+    sq_max = sq[0]
+    for r in range(1, m):
+        if sq[r] > sq_max:
+            sq_max = sq[r]
+    return np.float64(sq_max)
+
+
+def sample_tiles(X, mean):
+    """The centred samples ``X - mean`` in float32, transposed in tiles once for a fit.
+
+    Returns ``(tiles, offsets, tile_sq)``: ``tiles`` of shape (n_tiles, n_features_pad4,
+    TILE_SAMPLES), each as :func:`~sklearn_deep._kernel_blocks._gather_transposed` writes
+    it (the difference in X's dtype, rounded to float32; zero padding), in the order in
+    which the block kernels visit them (:func:`_tile_offsets`), and each tile's largest
+    squared norm. The plain passes then rank straight from the tiles: no transposition,
+    and half the bytes of float64 X read per pass. The copy takes half of float64 X's
+    memory (all of float32 X's; scikit-learn copies X to centre it).
+    """
+    n_samples, n_features = X.shape
+    offsets = _tile_offsets(n_samples)
+    tiles = np.zeros((offsets[-1], _pad4(n_features), TILE_SAMPLES), dtype=np.float32)
+    tile_sq = np.empty(offsets[-1])
+    out = np.zeros(n_blocks(n_samples), dtype=np.int64)
+    for_each_block_threads(_tile_block, (X, mean, tiles, offsets, tile_sq), n_samples, out)
+    return tiles, offsets, tile_sq
+
+
+def no_tiles(n_features, dtype=np.float32):
+    """The ``(tiles, offsets, tile_sq)`` that tell the kernels to transpose on the fly (the
+    tiles' ``dtype`` that of the tiles the kernel would rank)."""
+    return (
+        np.zeros((0, _pad4(n_features), TILE_SAMPLES), dtype=dtype),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(0),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the screened pass
+
+
 @njit(cache=CACHE)
 def _lloyd_block_screened(args, b, start, end):
     """Samples ``start:end`` (block ``b``) of a float64 plain Lloyd pass, ranked in float32
     and checked by the screen's bound (module docstring); returns the number of changed
     labels. ``args``: the data tuple of :func:`~._kmeans_common._relabel_rows` with the
     packed float64 centres ``U`` in the centres' place, then ``update_centers``, ``csq``,
-    ``U32``, ``csq32``, the bound's ``a`` and ``b`` and the number of centres."""
+    ``U32``, ``csq32``, the bound's ``a`` and ``b``, the number of centres, then the
+    ``(tiles, offsets, tile_sq)`` of :func:`sample_tiles` or :func:`no_tiles`."""
     data, update_centers, csq = args[:8], args[8], args[9]
     U32, csq32, bound_a, bound_b, n_clusters = args[10], args[11], args[12], args[13], args[14]
+    tiles, offsets, tile_sq = args[15], args[16], args[17]
     X, mean, U = data[0], data[1], data[3]
     changed = 0
-    Xt = np.zeros((U32.shape[0], TILE_STRIDE), dtype=np.float32)
+    copied = tiles.shape[0] > 0
+    buf = np.zeros((U32.shape[0], 0 if copied else TILE_STRIDE), dtype=np.float32)
     best = np.empty(TILE_SAMPLES, dtype=np.int32)
     b1 = np.empty(TILE_SAMPLES, dtype=np.float32)
     b2 = np.empty(TILE_SAMPLES, dtype=np.float32)
     sq = np.empty(TILE_SAMPLES, dtype=np.float32)
     rows = np.arange(start, end)
-    n_features = X.shape[1]
+    t = offsets[b] if copied else 0
     for s in range(start, end, TILE_SAMPLES):
         m = min(TILE_SAMPLES, end - s)
-        _gather_transposed(X, mean, rows, s - start, m, Xt)
+        if copied:
+            Xt = tiles[t]
+            sq_max = tile_sq[t]
+            t += 1
+        else:
+            Xt = buf
+            _gather_transposed(X, mean, rows, s - start, m, Xt)
+            sq_max = _largest_sq_norm(Xt, m, X.shape[1], sq)
         _rank_tile(Xt, m, U32, csq32, best, b1, b2)
-        sq[:m] = 0.0
-        for f in range(n_features):
-            for r in range(m):
-                sq[r] += Xt[f, r] * Xt[f, r]
         # the bound at the tile's largest ||x||, rounded up to float32 (the float32 gap's
         # own rounding is far inside SCREEN_SAFETY); NaN or inf anywhere: ranked in float64
-        # (squares: never NaN; an inf makes every bound inf)
-        sq_max = sq[0]
-        for r in range(1, m):
-            if sq[r] > sq_max:
-                sq_max = sq[r]
-        x_max = math.sqrt(np.float64(sq_max))
+        x_max = math.sqrt(sq_max)
         thr = np.float32(2.0 * (bound_a + bound_b * x_max) * (1.0 + 4 * _U32))
         for r in range(m):
             if not (b2[r] - b1[r] > thr):
@@ -146,13 +237,14 @@ def _lloyd_block_screened(args, b, start, end):
     return changed
 
 
-def screened_args(data, update_centers, U, csq, n_clusters):
+def screened_args(data, update_centers, U, csq, n_clusters, tiles):
     """The argument tuple of :func:`_lloyd_block_screened`, or None when the centres are too
     large for the screen. ``data`` is the tuple of :func:`~._kmeans_common._relabel_rows`
     with ``U`` in the centres' place; ``U``, ``csq`` come from
-    :func:`~._kmeans_lloyd._pack_centers`."""
+    :func:`~._kmeans_lloyd._pack_centers`; ``tiles`` from :func:`sample_tiles` or
+    :func:`no_tiles`."""
     bound = screen_bound(csq[:n_clusters], data[0].shape[1])
     if bound is None:
         return None
     U32, csq32 = _pack_centers_f32(U, csq)
-    return (*data, update_centers, csq, U32, csq32, bound[0], bound[1], n_clusters)
+    return (*data, update_centers, csq, U32, csq32, bound[0], bound[1], n_clusters, *tiles)

@@ -18,14 +18,20 @@ from sklearn_deep._kernel_blocks import TILE_SAMPLES, TILE_STRIDE, _gather_trans
 from sklearn_deep._kernel_blocks import n_blocks as _n_blocks
 from sklearn_deep._numba_config import numba_threads
 from sklearn_deep.cluster import KMeans
+from sklearn_deep.cluster import _kmeans_kernels as K
 from sklearn_deep.cluster import _kmeans_lloyd as L
-from sklearn_deep.cluster._kmeans_core import _kmeans_single
-from sklearn_deep.cluster._kmeans_lloyd_screen import _pack_centers_f32, screen_bound
+from sklearn_deep.cluster._kmeans_core import BOUNDS_MIN_WORK, _kmeans_single
+from sklearn_deep.cluster._kmeans_lloyd_screen import (
+    _pack_centers_f32,
+    sample_tiles,
+    screen_bound,
+)
 from sklearn_deep.cluster._kmeans_rank import _rank_tile
 
 
-def _one_pass(X, centers, screen, monkeypatch, n_threads=1, labels=None):
-    """One plain pass from ``labels`` (default: none yet); returns labels, sums, changes."""
+def _one_pass(X, centers, screen, monkeypatch, n_threads=1, labels=None, tiles=False):
+    """One plain pass from ``labels`` (default: none yet); returns labels, sums, changes.
+    ``tiles``: rank from the float32 tiles copied once (made with 2 threads)."""
     n, d = X.shape
     k = centers.shape[0]
     nb = _n_blocks(n)
@@ -36,6 +42,9 @@ def _one_pass(X, centers, screen, monkeypatch, n_threads=1, labels=None):
     n_changed = np.zeros(nb, dtype=np.int64)
     mean = X.mean(axis=0)
     c = centers - mean
+    if tiles:
+        with numba_threads(2):
+            tiles = sample_tiles(X, mean)
     with monkeypatch.context() as m, numba_threads(n_threads):
         m.setattr(L, "SCREEN_FLOAT64", screen)
         L._lloyd_iter_dense(
@@ -50,14 +59,15 @@ def _one_pass(X, centers, screen, monkeypatch, n_threads=1, labels=None):
             counts,
             n_changed,
             True,
+            tiles if tiles else None,
         )
     return labels, sums, n_changed.sum()
 
 
 def _assert_same_pass(X, centers, monkeypatch):
     ref = _one_pass(X, centers, False, monkeypatch)
-    for n_threads in (1, 2):
-        got = _one_pass(X, centers, True, monkeypatch, n_threads)
+    for n_threads, tiles in ((1, False), (2, False), (1, True), (2, True)):
+        got = _one_pass(X, centers, True, monkeypatch, n_threads, tiles=tiles)
         assert_array_equal(got[0], ref[0])
         assert_array_equal(got[1], ref[1])
         assert got[2] == ref[2]
@@ -112,8 +122,10 @@ def test_screened_pass_equals_float64_pass_property(n, d, k, exponent, integer, 
     with pytest.MonkeyPatch.context() as mp:
         ref = _one_pass(X, centers, False, mp, labels=previous)
         got = _one_pass(X, centers, True, mp, 2, labels=previous)
-    assert_array_equal(got[0], ref[0])
-    assert_array_equal(got[1], ref[1])
+        tiled = _one_pass(X, centers, True, mp, 1, labels=previous, tiles=True)
+    for result in (got, tiled):
+        assert_array_equal(result[0], ref[0])
+        assert_array_equal(result[1], ref[1])
 
 
 @settings(max_examples=25, deadline=None)
@@ -162,7 +174,8 @@ def test_screen_bound_covers_both_kernels(d, k, exponent, seed):
 def test_screened_fit_equals_unscreened_fit(monkeypatch):
     rng = np.random.RandomState(3)
     centres = rng.standard_normal((6, 5)) * 0.8  # overlapping: labels keep changing
-    X = np.repeat(centres, 400, axis=0) + rng.standard_normal((2400, 5))
+    X = np.repeat(centres, 3000, axis=0) + rng.standard_normal((18000, 5))
+    assert K._tiles_pay(18000, 5, 6, np.float64, BOUNDS_MIN_WORK)  # the passes use tiles
     fits = {}
     for screen in (False, True):
         monkeypatch.setattr(L, "SCREEN_FLOAT64", screen)
