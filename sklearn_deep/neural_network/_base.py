@@ -101,6 +101,11 @@ _AUTO_MAX_EPOCHS = 200
 # a minute or two on a 2-core CPU; a CUDA device gets _CUDA_FLOPS_FACTOR times more
 _AUTO_TRAINING_FLOPS = 5e12
 _CUDA_FLOPS_FACTOR = 100
+# The convergence rule's windows (``tol``) span at least this many optimizer steps: on tiny
+# data sets (a few batches per epoch) ``n_iter_no_change`` epochs are too few steps to tell
+# slow progress from mini-batch and batch-norm noise, so plateaus would be declared, the
+# learning rate cut and training stopped before the training set is fitted.
+_PLATEAU_MIN_STEPS = 100
 
 
 def forward_flops(module, x):
@@ -230,9 +235,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
         rule (``tol``) may end training earlier.
     tol : float or None, default=1e-4
         Convergence tolerance on the training loss (``MLPClassifier``'s, per epoch, on
-        window means): a plateau is ``k = n_iter_no_change`` epochs whose mean loss is less
-        than ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
-        before, or less than the standard error of that difference. The first three
+        window means): a plateau is ``k`` epochs whose mean loss is less than
+        ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
+        before, or less than the standard error of that difference. ``k`` is
+        ``n_iter_no_change``, or more on tiny data sets, so that a window spans at least 100
+        optimizer steps (``ceil(100 / batches_per_epoch)`` epochs: 20 for 36 samples in
+        batches of 8), enough to tell slow progress from mini-batch noise. The first three
         plateaus divide the learning rate by 5 (with ``lr_schedule=None``), the next one ends
         training (never in the first tenth of the budget). When the budget ends while the
         loss still fell by more than ``tol``, ``fit`` warns with a ``ConvergenceWarning``.
@@ -247,7 +255,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     n_iter_no_change : int, default=10
-        Patience, in epochs, of the convergence rule (``tol``) and of early stopping.
+        Patience, in epochs, of the convergence rule (``tol``; more epochs on tiny data
+        sets, see ``tol``) and of early stopping.
     warm_start : bool, default=False
         Continue training the fitted module on the next ``fit`` instead of starting afresh.
     random_state : int, RandomState instance or None, default=None
@@ -485,6 +494,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator):
                     self.n_iter_no_change,
                     min_epochs=max(1, epochs // 10),
                     lr_factor=0.2 if self.lr_schedule is None else None,
+                    min_steps=_PLATEAU_MIN_STEPS,
                 ),
             )
         )

@@ -110,11 +110,12 @@ class TrainingMonitor(Callback):
       instead of training on to NaN weights (scikit-learn's ``MLPClassifier`` raises on
       non-finite weights in the same situation).
     - **Plateaus** (``tol`` not None): the training loss is on a plateau when its mean over
-      the last ``k = n_iter_no_change`` epochs is less than ``k * tol * max(1, previous)``
-      below its mean ``previous`` over the ``k`` epochs before (``MLPClassifier``'s ``tol``
-      per epoch, on window means so that the noise of mini-batches and batch statistics is
-      not taken for a plateau), or when that fall is smaller than its standard error (the
-      windows' epoch-to-epoch noise): a fall within the noise is no evidence of learning.
+      the last ``k`` epochs (``n_iter_no_change``, or more with ``min_steps``) is less than
+      ``k * tol * max(1, previous)`` below its mean ``previous`` over the ``k`` epochs
+      before (``MLPClassifier``'s ``tol`` per epoch, on window means so that the noise of
+      mini-batches and batch statistics is not taken for a plateau), or when that fall is
+      smaller than its standard error (the windows' epoch-to-epoch noise): a fall within the
+      noise is no evidence of learning.
       With ``lr_factor`` set, a plateau above 1% of the first epoch's loss multiplies the
       learning rate by ``lr_factor``, at most ``max_reductions`` times (as
       ``MLPClassifier``'s 'adaptive' learning rate and ``ReduceLROnPlateau``): a plateau of
@@ -122,34 +123,49 @@ class TrainingMonitor(Callback):
       plateau is convergence: training stops, but not before ``min_epochs`` epochs. The
       learning rates are restored when training ends, so that a later warm start begins at
       ``lr`` again.
+    - With ``min_steps``, the windows span at least ``min_steps`` optimizer steps:
+      ``k = max(n_iter_no_change, ceil(min_steps / b))`` epochs, with ``b`` the training
+      batches of the run's first epoch. On tiny data sets (a few batches per epoch),
+      ``n_iter_no_change`` epochs are too few steps to tell slow progress from the noise of
+      mini-batches and batch statistics.
     - When the budget ends without that stop, :attr:`still_improving_` tells whether the loss
       still fell by more than ``tol`` (absolutely, as in ``MLPClassifier``) over the last
-      ``n_iter_no_change`` epochs: the estimator then warns that it has not converged.
+      ``k`` epochs: the estimator then warns that it has not converged.
 
     Attributes
     ----------
     converged_ : bool
         Whether the convergence rule stopped the last training run.
     still_improving_ : bool
-        Whether the best training loss fell by more than ``tol`` over the last
-        ``n_iter_no_change`` epochs of the last run.
+        Whether the best training loss fell by more than ``tol`` over the last ``k`` epochs
+        of the last run.
+    window_ : int
+        The window ``k``, in epochs, of the last run (``n_iter_no_change`` until its first
+        epoch ends).
     """
 
-    def __init__(self, tol, n_iter_no_change, min_epochs=0, lr_factor=None, max_reductions=3):
+    def __init__(
+        self, tol, n_iter_no_change, min_epochs=0, lr_factor=None, max_reductions=3, min_steps=0
+    ):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.min_epochs = min_epochs
         self.lr_factor = lr_factor
         self.max_reductions = max_reductions
+        self.min_steps = min_steps
 
     def initialize(self):
         self.converged_ = False
         self.still_improving_ = False
+        self.window_ = self.n_iter_no_change
+        self._batches = 0
         return self
 
     def on_train_begin(self, net, **kwargs):
         self.converged_ = False
         self.still_improving_ = False
+        self.window_ = self.n_iter_no_change
+        self._batches = 0
         self._since_change = 0
         self._losses = []
         self._reductions = 0
@@ -171,6 +187,7 @@ class TrainingMonitor(Callback):
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
         if not training or loss is None:
             return
+        self._batches += 1
         value = float(loss.detach().cpu()) if isinstance(loss, torch.Tensor) else float(loss)
         if not math.isfinite(value):
             raise ValueError(
@@ -183,9 +200,11 @@ class TrainingMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         loss = float(net.history[-1, "train_loss"])
         self._losses.append(loss)
+        if len(self._losses) == 1 and self.min_steps and self._batches:
+            self.window_ = max(self.n_iter_no_change, -(-self.min_steps // self._batches))
         if self.tol is None:
             return
-        k = self.n_iter_no_change
+        k = self.window_
         if len(self._losses) > k:
             self.still_improving_ = min(self._losses[:-k]) - min(self._losses) > self.tol
         else:

@@ -118,9 +118,12 @@ class LSTMClassifier(BaseSequenceClassifier):
         rule (``tol``) usually stops earlier.
     tol : float or None, default=1e-4
         Convergence tolerance on the training loss (``MLPClassifier``'s, per epoch, on
-        window means): a plateau is ``k = n_iter_no_change`` epochs whose mean loss is less
-        than ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
-        before, or less than the standard error of that difference. The first three
+        window means): a plateau is ``k`` epochs whose mean loss is less than
+        ``k * tol * max(1, previous)`` below the mean ``previous`` of the ``k`` epochs
+        before, or less than the standard error of that difference. ``k`` is
+        ``n_iter_no_change``, or more on tiny data sets, so that a window spans at least 100
+        optimizer steps (``ceil(100 / batches_per_epoch)`` epochs: 20 for 36 samples in
+        batches of 8), enough to tell slow progress from mini-batch noise. The first three
         plateaus divide the learning rate by 5 (with ``lr_schedule=None``), the next one ends
         training. When the budget ends while the loss still fell by more than ``tol``,
         ``fit`` warns with a ``ConvergenceWarning``. None trains for the whole budget.
@@ -132,7 +135,8 @@ class LSTMClassifier(BaseSequenceClassifier):
     validation_fraction : float, default=0.1
         Held-out fraction for early stopping.
     n_iter_no_change : int, default=10
-        Patience, in epochs, of the convergence rule and of early stopping.
+        Patience, in epochs, of the convergence rule (more epochs on tiny data sets, see
+        ``tol``) and of early stopping.
     warm_start : bool, default=False
         Continue training on the next ``fit``.
     random_state : int, RandomState instance or None, default=None

@@ -133,6 +133,21 @@ def test_converged_fit_stops_early_without_warning():
     assert clf.score(X, y) == 1.0
 
 
+@pytest.mark.parametrize("n_samples, window", [(36, 20), (60, 13), (1000, 10)])
+def test_plateau_windows_span_enough_steps_on_tiny_data(n_samples, window):
+    # 36 samples in batches of 8 are 5 steps per epoch: 10 epochs would be only 50 steps,
+    # too few to tell slow progress from mini-batch noise, so the window spans 100 steps
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, 1, 8))
+    y = np.arange(n_samples) % 2
+    clf = CNNClassifier(max_epochs=1, random_state=0).fit(X, y)
+    monitor = dict(clf.net_.callbacks_)["training_monitor"]
+    assert monitor.window_ == window
+    # a monitor without min_steps keeps n_iter_no_change
+    stop, _ = _run_monitor([1.0] * 30, TrainingMonitor(1e-4, 3))
+    assert stop == 6
+
+
 def test_budget_end_warns_only_while_the_loss_still_falls():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
