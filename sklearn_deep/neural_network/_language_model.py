@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._base import _forked_torch_rng
+from ._batching import _forked_torch_rng
 from ._callbacks import loss_plateau
 from ._lm_modules import CausalLanguageModule
 
