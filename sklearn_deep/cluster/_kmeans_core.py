@@ -468,14 +468,20 @@ def _kmeans_single(
     if not is_sparse and _k._tiles_pay(n_samples, n_features, n_clusters, dtype, BOUNDS_MIN_WORK):
         tiles = _k.sample_tiles(X, x_mean)
     n_ranked = np.zeros(nb, dtype=np.int64)
-    if bounded:
-        # Yinyang: groups of centres, fixed from the initial centres
-        perm, gstart = _center_groups(centers, _n_groups(n_clusters, n_features, dtype))
-        upper = np.zeros(n_samples)
-        lower = np.zeros((n_samples, gstart.shape[0] - 1))
-        x_sq = np.empty(n_samples)
-        _k._row_sq_norms(X, x_mean, x_sq)
-        delta_scale = _gemm_delta_scale(dtype, n_features)
+    # the bounds' state, made before the first pass that uses them (on overlapping clusters
+    # the schedule may never try them): Yinyang groups of centres, fixed from the centres of
+    # that pass, the bounds and the samples' squared norms
+    bound_state = []
+
+    def bounds_for(centers):
+        if not bound_state:
+            perm, gstart = _center_groups(centers, _n_groups(n_clusters, n_features, dtype))
+            x_sq = np.empty(n_samples)
+            _k._row_sq_norms(X, x_mean, x_sq)
+            upper = np.zeros(n_samples)
+            lower = np.zeros((n_samples, gstart.shape[0] - 1))
+            bound_state.extend([x_sq, perm, gstart, upper, lower])
+        return bound_state
 
     def e_step(centers, update_centers, kind):
         if is_sparse:
@@ -491,6 +497,7 @@ def _kmeans_single(
                 update_centers,
             )
         elif kind != "plain":
+            x_sq, perm, gstart, upper, lower = bounds_for(centers)
             _k._yinyang_iter_dense(
                 X,
                 x_mean,
@@ -513,7 +520,7 @@ def _kmeans_single(
                 kind == "bounded",
                 update_centers,
                 eps,
-                delta_scale,
+                _gemm_delta_scale(dtype, n_features),
                 n_ranked,
             )
         else:
@@ -536,7 +543,9 @@ def _kmeans_single(
     for i in range(max_iter):
         start = time.perf_counter()
         e_step(centers, True, schedule.kind)
-        schedule.after(n_ranked.sum() / max(n_samples, 1), time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        n = max(n_samples, 1)
+        schedule.after(n_ranked.sum() / n, elapsed, n_changed.sum() / n)
         _k._reduce_blocks(sums, wsums, centers_sum, weight_in_clusters)
         if not np.all(weight_in_clusters):
             _relocate_empty_clusters(

@@ -66,11 +66,56 @@ class _CyclingSchedule(_kmeans_bounds._PassSchedule):
         if bounded:
             self.kind = "refresh"
 
-    def after(self, ranked_fraction, seconds):
+    def after(self, ranked_fraction, seconds, changed_fraction=0.0):
         if self.fixed:
             return
         self.step = getattr(self, "step", 0) + 1
         self.kind = ["refresh", "bounded", "bounded", "plain", "plain"][self.step % 5]
+
+
+def test_schedule_tries_bounds_only_once_few_labels_change():
+    """Plain passes continue while more than BOUNDS_MAX_CHANGED of the labels change (the
+    bounds would prune little and the try costs two passes); the first pass after one that
+    changed fewer writes fresh bounds, then a bounded pass is timed."""
+    limit = _kmeans_bounds.BOUNDS_MAX_CHANGED
+    schedule = _kmeans_bounds._PassSchedule(True)
+    kinds = []
+    for changed in [1.0, 0.3, 0.1, 5 * limit, 2 * limit, limit / 2]:
+        kinds.append(schedule.kind)
+        schedule.after(0.0, 1e-3, changed)
+    assert kinds == ["plain"] * 6
+    assert schedule.kind == "refresh"
+    schedule.after(1.0, 2e-3, limit / 2)
+    assert schedule.kind == "bounded"
+    # a bounded pass slower than the last plain one: back to plain passes
+    schedule.after(0.4, 2e-3, limit / 2)
+    assert schedule.kind == "plain"
+    # without bounds (small passes, sparse data) every pass is plain
+    fixed = _kmeans_bounds._PassSchedule(False)
+    for _ in range(5):
+        fixed.after(0.0, 1e-3, 0.0)
+    assert fixed.kind == "plain"
+
+
+def test_overlapping_fit_without_a_bound_try_computes_no_bound_state(monkeypatch):
+    """The bounds' state (samples' norms, groups) is made only before a pass that uses it."""
+    calls = []
+    original = _kmeans_core._k._row_sq_norms
+    monkeypatch.setattr(
+        _kmeans_core._k,
+        "_row_sq_norms",
+        lambda *args: calls.append(1) or original(*args),
+    )
+    X = _overlapping(20000, 16, 16, np.float64)
+    init = X[:16].copy()
+    # every pass changes many labels in the first iterations: no try in 3 passes
+    _kmeans_single(X, np.ones(len(X)), init, max_iter=3, tol=0)
+    assert calls == []
+    # a fit forced to try them builds it once
+    with monkeypatch.context() as m:
+        m.setattr(_kmeans_core, "_PassSchedule", _CyclingSchedule)
+        _kmeans_single(X, np.ones(len(X)), init, max_iter=6, tol=0)
+    assert calls == [1]
 
 
 @pytest.mark.parametrize(
