@@ -25,6 +25,7 @@ Results go to ``benchmarks/results/kmeans.json`` (``--out`` to change).
 """
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -86,6 +87,20 @@ def _median_time(fn, repeats, cpu_times=None):
         if cpu_times is not None:
             cpu_times.append(time.process_time() - cpu)
     return float(np.median(times)), times, out
+
+
+# short fits are repeated until their repeats take about this long (at most MAX_REPEATS):
+# three repeats of a 20-50 ms fit gave medians 1.5x apart between runs on this machine
+MIN_SECONDS = 0.5
+MAX_REPEATS = 25
+
+
+def _repeats_for(fn, repeats):
+    """``repeats``, or more for a short ``fn`` (timed once here) up to ``MIN_SECONDS``."""
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    return max(repeats, min(MAX_REPEATS, math.ceil(MIN_SECONDS / max(once, 1e-9))))
 
 
 def make_data(n, d, k, dtype, seed=0):
@@ -171,7 +186,7 @@ def bench_case(n, d, k, dtype, repeats, data="blobs", peak=None, elkan=True, kme
     for name, fn in impls.items():
         fn()  # warm-up (JIT, caches, page faults)
         cpu = []
-        med, times, est = _median_time(fn, repeats, cpu)
+        med, times, est = _median_time(fn, _repeats_for(fn, repeats), cpu)
         fits[name] = est
         row[name] = {
             "median_s": med,
