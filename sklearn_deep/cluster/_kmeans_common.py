@@ -60,7 +60,10 @@ def _sqdist_rows_shifted(X, i, shifted, t):
 # running centre sums
 
 
-@njit(cache=CACHE)
+# inlined by Numba into the relabelling loop: called with ten arrays per moved sample, the
+# call cost more than the move (one thread, first pass of (100k, 16, 16) float32, every
+# sample moving: 1.87 -> 1.05 ms; fits of 20 passes 12-18% faster at 16 features)
+@njit(cache=CACHE, inline="always")
 def _move_sample(X, mean, i, w, old, new, b, sums, wsums, counts):
     """Move sample ``X[i] - mean`` (weight ``w``) from cluster ``old`` (-1: none) to ``new``
     in the running sums of block ``b``.
