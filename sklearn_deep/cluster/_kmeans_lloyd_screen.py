@@ -45,6 +45,7 @@ from .._kernel_blocks import (
 from .._numba_config import CACHE
 from ._kmeans_common import _relabel_rows
 from ._kmeans_rank import _rank_tile
+from ._kmeanspp_screen import _prefetch
 
 # the screen needs |x - mean| and the centres well inside float32's range (squares < 3e38)
 SCREEN_MAX_NORM = 1e18
@@ -233,6 +234,15 @@ def _lloyd_block_screened(args, b, start, end):
         for r in range(m):
             if not (b2[r] - b1[r] > thr):
                 best[r] = _exact_best(X, mean, s + r, U, csq, n_clusters)
+        if copied and update_centers:
+            # X itself is read only for the samples that move: fetch their rows ahead (one
+            # thread, overlapping data, 20 passes: (1M, 16, 32) 391 -> 357 ms, (100k, 16, 16)
+            # 29.7 -> 28.4 ms; a move missed in the cache cost 40-45 ns, 18 in float32)
+            labels = data[4]
+            for r in range(m):
+                if best[r] != labels[s + r]:
+                    for f in range(0, X.shape[1], 8):
+                        _prefetch(X, s + r, f)
         changed += _relabel_rows(data, rows, s - start, best, m, b, update_centers)
     return changed
 
