@@ -19,8 +19,10 @@ class LSTMClassifier(BaseSequenceClassifier):
     ``num_layers`` recurrent layers, optionally bidirectional; padding never reaches the
     outputs at the valid steps (the backward direction reads each sequence reversed within
     its own length). The hidden states are summarised over time ('last' state, 'mean', 'max'
-    or additive 'attention' pooling), then a linear layer gives the class logits. Trained
-    with mini-batch gradient descent and gradient-norm clipping through a skorch net built
+    or additive 'attention' pooling), then a linear layer gives the class logits. For
+    real-valued series a fully convolutional branch runs in parallel by default and its
+    pooled features join the summary before that layer (LSTM-FCN, see ``conv_branch``).
+    Trained with mini-batch gradient descent and gradient-norm clipping through a skorch net built
     in ``fit``.
 
     Input ``X`` (the kind is fixed in ``fit``):
@@ -97,6 +99,22 @@ class LSTMClassifier(BaseSequenceClassifier):
         ``X`` read as a univariate sequence (no ``input_shape``) whose columns differ in
         scale or offset by more than 10x (an unscaled table), standardised per column. None
         feeds the values as they are.
+    conv_branch : tuple of int or None, default=(64, 64, 64)
+        Real-valued sequences only (ignored for token ids): output channels of the layers of
+        a fully convolutional branch run in parallel with the recurrent layers, as in
+        LSTM-FCN (Karim et al., 2018). Each layer is a 'same' 1-D convolution (kernel sizes
+        7, 5, then 3) with batch normalisation and a ReLU, at the full resolution of the
+        series (before ``patch_size``); the last feature map is averaged over the
+        non-padding steps and concatenated with the recurrent summary before the output
+        layer. The convolutions find local shapes anywhere in the series, which the
+        recurrent layers alone learn poorly from a few dozen series (test accuracy on
+        z-normalised UCR series, mean of 3 seeds: ArrowHead 0.65 without, 0.83 with;
+        JapaneseVowels 0.72 and 0.80; one seed: OSULeaf 0.61 and 0.94). None: no branch.
+    summary_dropout : float, default=0.8
+        With ``conv_branch``, during training only: dropout on the recurrent summary before
+        it is concatenated with the convolutional features (LSTM-FCN's 0.8), so that the
+        classifier cannot rest on the recurrent summary alone, which memorises tiny
+        training sets.
     gradient_clipping : float or None, default=1.0
         Clip the global gradient norm to this value (None: no clipping).
     optimizer : {'adam', 'sgd', 'rmsprop'}, default='adam'
@@ -227,6 +245,8 @@ class LSTMClassifier(BaseSequenceClassifier):
         padding_value=np.nan,
         patch_size="auto",
         standardize="auto",
+        conv_branch=(64, 64, 64),
+        summary_dropout=0.8,
         gradient_clipping=1.0,
         optimizer="adam",
         lr=5e-3,
@@ -282,6 +302,8 @@ class LSTMClassifier(BaseSequenceClassifier):
         self.padding_value = padding_value
         self.patch_size = patch_size
         self.standardize = standardize
+        self.conv_branch = conv_branch
+        self.summary_dropout = summary_dropout
         self.gradient_clipping = gradient_clipping
 
     def _build_module(self, sample_shape, n_classes):
@@ -297,6 +319,7 @@ class LSTMClassifier(BaseSequenceClassifier):
             "pooling": self.pooling,
             "attention_dim": self.attention_dim,
             "embedding_dropout": self.embedding_dropout,
+            **self._branch_module_kwargs(),
         }
 
     def attention_weights(self, X):

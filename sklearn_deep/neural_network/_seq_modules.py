@@ -31,6 +31,7 @@ __all__ = [
     "sinusoidal_positional_encoding",
     "sequence_lengths",
     "SequenceInput",
+    "ConvolutionalBranch",
     "AdditiveAttentionPooling",
     "masked_pool",
     "RecurrentClassifierModule",
@@ -92,6 +93,55 @@ def _valid_mask(lengths, n_steps):
     return torch.arange(n_steps, device=lengths.device)[None, :] < lengths[:, None]
 
 
+class ConvolutionalBranch(nn.Module):
+    """Fully convolutional branch of LSTM-FCN: 1-D convolutions, then global average pooling.
+
+    The branch of Karim et al. (2018), "LSTM fully convolutional networks for time series
+    classification": every layer is a 'same' ``Conv1d`` (kernel sizes 7, 5, then 3) with
+    batch normalisation and a ReLU, at the full resolution of the series; the last feature
+    map is averaged over the valid steps. Padding steps are zeroed after every layer, so
+    trailing padding reads as the convolutions' own zero padding and never changes the
+    features of a sequence.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels ``C`` of the input (n, T, C).
+    channels : tuple of int
+        Output channels of each layer.
+    """
+
+    def __init__(self, n_channels, channels):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        c_in = n_channels
+        for i, c_out in enumerate(channels):
+            k = max(3, 7 - 2 * i)
+            self.convs.append(nn.Conv1d(c_in, c_out, k, padding=k // 2))
+            self.norms.append(nn.BatchNorm1d(c_out))
+            c_in = c_out
+        self.output_dim = c_in
+
+    def forward(self, X, lengths):
+        """Return the pooled features (n, output_dim) of X (n, T, C), zero at padding steps."""
+        valid = _valid_mask(lengths, X.shape[1])
+        keep = valid[:, None, :].to(X.dtype)
+        H = X.transpose(1, 2)
+        for conv, norm in zip(self.convs, self.norms):
+            H = conv(H)
+            if self.training and H.shape[0] * H.shape[2] == 1:
+                # one value per channel (one sample of one step) has no batch statistics:
+                # normalise it with the running ones rather than fail
+                H = F.batch_norm(
+                    H, norm.running_mean, norm.running_var, norm.weight, norm.bias, eps=norm.eps
+                )
+            else:
+                H = norm(H)
+            H = torch.relu(H) * keep
+        return H.sum(dim=2) / lengths[:, None].to(H.dtype)
+
+
 class SequenceInput(nn.Module):
     """Turn raw input into a float sequence ``(n, T, D)`` plus lengths.
 
@@ -124,6 +174,10 @@ class SequenceInput(nn.Module):
         and channel ('feature', for a table read as a sequence; needs ``n_steps``).
     n_steps : int or None, default=None
         Steps ``T`` of the input, for ``standardize='feature'``.
+    conv_branch : tuple of int or None, default=None
+        Continuous input only: output channels of a :class:`ConvolutionalBranch` that reads
+        the (standardised, padding-zeroed) input at full resolution, before patching; its
+        pooled features are returned by :meth:`read`.
     """
 
     def __init__(
@@ -137,6 +191,7 @@ class SequenceInput(nn.Module):
         patch_size=1,
         standardize=False,
         n_steps=None,
+        conv_branch=None,
     ):
         super().__init__()
         if input_type not in ("tokens", "continuous"):
@@ -149,6 +204,9 @@ class SequenceInput(nn.Module):
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
         if self.patch_size > 1 and embedding_dim is None:
             raise ValueError("patch_size > 1 needs an embedding_dim")
+        if conv_branch is not None and input_type != "continuous":
+            raise ValueError("conv_branch needs continuous input")
+        self.branch = None if conv_branch is None else ConvolutionalBranch(n_channels, conv_branch)
         self.input_scaler = None
         if standardize and input_type == "continuous":
             by_step = standardize == "feature"
@@ -194,6 +252,12 @@ class SequenceInput(nn.Module):
 
     def forward(self, X):
         """Return ``(H, lengths)``: H of shape (n, T, D), lengths of shape (n,)."""
+        H, lengths, _ = self.read(X)
+        return H, lengths
+
+    def read(self, X):
+        """Return ``(H, lengths, features)``: H and lengths as :meth:`forward`, and the
+        pooled features (n, conv_branch[-1]) of the convolutional branch (None without)."""
         is_padding = self.padding_mask(X)
         lengths = sequence_lengths(is_padding)
         if self.input_type == "tokens":
@@ -208,11 +272,12 @@ class SequenceInput(nn.Module):
                 counts = counts.reshape(n, n_patches, p).sum(dim=2, keepdim=True)
                 H = H.sum(dim=2) / counts.clamp(min=1.0)
                 lengths = torch.div(lengths + p - 1, p, rounding_mode="floor")
-            return H, lengths
+            return H, lengths, None
         if self.input_scaler is not None:
             X = self.input_scaler(X)
         if self.padding_value is not None:  # padding steps read as zeros (NaN included)
             X = X.masked_fill(is_padding[..., None], 0.0)
+        features = None if self.branch is None else self.branch(X, lengths)
         if self.patch_size > 1:
             p = self.patch_size
             n, T, C = X.shape
@@ -220,7 +285,7 @@ class SequenceInput(nn.Module):
             lengths = torch.div(lengths + p - 1, p, rounding_mode="floor")
         if self.projection is not None:
             X = self.projection(X)
-        return X, lengths
+        return X, lengths, features
 
 
 class AdditiveAttentionPooling(nn.Module):
@@ -320,6 +385,13 @@ class RecurrentClassifierModule(nn.Module):
         Continuous input: standardisation layer (see :class:`SequenceInput`).
     n_steps : int or None, default=None
         Steps of the input, for ``standardize='feature'``.
+    conv_branch : tuple of int or None, default=None
+        Continuous input: output channels of a parallel :class:`ConvolutionalBranch` whose
+        pooled features are concatenated with the recurrent summary before the output layer
+        (LSTM-FCN).
+    summary_dropout : float, default=0.0
+        With ``conv_branch``: dropout on the recurrent summary before the concatenation
+        (LSTM-FCN uses 0.8).
     """
 
     def __init__(
@@ -342,6 +414,8 @@ class RecurrentClassifierModule(nn.Module):
         patch_size=1,
         standardize=False,
         n_steps=None,
+        conv_branch=None,
+        summary_dropout=0.0,
     ):
         super().__init__()
         if cell not in _RNN_CELLS:
@@ -358,6 +432,7 @@ class RecurrentClassifierModule(nn.Module):
             patch_size=patch_size,
             standardize=standardize,
             n_steps=n_steps,
+            conv_branch=conv_branch,
         )
         self.cell = cell
         self.pooling = pooling
@@ -377,7 +452,9 @@ class RecurrentClassifierModule(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.embedding_dropout = float(embedding_dropout)
-        self.head = nn.Linear(self.output_dim, n_classes)
+        self.summary_dropout = nn.Dropout(summary_dropout)
+        branch = self.input.branch
+        self.head = nn.Linear(self.output_dim + (branch.output_dim if branch else 0), n_classes)
 
     def encode(self, X):
         """Run the recurrent layers on the padded batch (no packing).
@@ -398,7 +475,12 @@ class RecurrentClassifierModule(nn.Module):
             Final state of each direction of the top layer: the forward output at step
             ``length - 1`` and the backward output at step 0.
         """
-        Z, lengths = self.input(X)
+        H, lengths, h_last, _ = self._encode(X)
+        return H, lengths, h_last
+
+    def _encode(self, X):
+        """:meth:`encode` plus the convolutional branch's features (None without)."""
+        Z, lengths, features = self.input.read(X)
         if self.training and self.embedding_dropout > 0:
             # (n, T, D) read as (N, C, L): dropout1d zeroes whole steps
             Z = F.dropout1d(Z, self.embedding_dropout, training=True)
@@ -412,7 +494,7 @@ class RecurrentClassifierModule(nn.Module):
         if self.rnn.bidirectional:
             hidden = self.rnn.hidden_size
             h_last = torch.cat([h_last[:, :hidden], H[:, 0, hidden:]], dim=1)
-        return H, lengths, h_last
+        return H, lengths, h_last, features
 
     def _encode_bidirectional(self, Z, lengths):
         """Bidirectional layers on sequences of unequal lengths, with ``self.rnn``'s weights.
@@ -463,15 +545,21 @@ class RecurrentClassifierModule(nn.Module):
 
     def pool(self, X):
         """Return ``(pooled, attention_weights)``; weights are None unless pooling='attention'."""
-        H, lengths, h_last = self.encode(X)
+        pooled, weights, _ = self._pool(X)
+        return pooled, weights
+
+    def _pool(self, X):
+        H, lengths, h_last, features = self._encode(X)
         if self.pooling == "last":
-            return h_last, None
+            return h_last, None, features
         if self.pooling == "attention":
-            return self.attention(H, _valid_mask(lengths, H.shape[1]))
-        return masked_pool(H, lengths, self.pooling), None
+            return (*self.attention(H, _valid_mask(lengths, H.shape[1])), features)
+        return masked_pool(H, lengths, self.pooling), None, features
 
     def forward(self, X):
-        pooled, _ = self.pool(X)
+        pooled, _, features = self._pool(X)
+        if features is not None:
+            pooled = torch.cat([self.summary_dropout(pooled), features], dim=1)
         return self.head(self.dropout(pooled))
 
     def attention_weights(self, X):
@@ -596,6 +684,12 @@ class TransformerClassifierModule(nn.Module):
         Continuous input: standardisation layer (see :class:`SequenceInput`).
     n_steps : int or None, default=None
         Steps of the input, for ``standardize='feature'``.
+    conv_branch : tuple of int or None, default=None
+        Continuous input: output channels of a parallel :class:`ConvolutionalBranch` whose
+        pooled features are concatenated with the pooled encoder output before the output
+        layer.
+    summary_dropout : float, default=0.0
+        With ``conv_branch``: dropout on the pooled encoder output before the concatenation.
     """
 
     def __init__(
@@ -618,6 +712,8 @@ class TransformerClassifierModule(nn.Module):
         patch_size=1,
         standardize=False,
         n_steps=None,
+        conv_branch=None,
+        summary_dropout=0.0,
     ):
         super().__init__()
         if pooling not in ("cls", "mean", "last"):
@@ -634,6 +730,7 @@ class TransformerClassifierModule(nn.Module):
             patch_size=patch_size,
             standardize=standardize,
             n_steps=n_steps,
+            conv_branch=conv_branch,
         )
         self.d_model = d_model
         self.causal = causal
@@ -656,10 +753,16 @@ class TransformerClassifierModule(nn.Module):
             for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, n_classes)
+        self.summary_dropout = nn.Dropout(summary_dropout)
+        branch = self.input.branch
+        self.head = nn.Linear(d_model + (branch.output_dim if branch else 0), n_classes)
 
     def _embed(self, X):
-        Z, lengths = self.input(X)
+        Z, lengths, _ = self._embed_with_features(X)
+        return Z, lengths
+
+    def _embed_with_features(self, X):
+        Z, lengths, features = self.input.read(X)
         if self.input.input_type == "tokens":
             Z = Z * math.sqrt(self.d_model)  # as in "Attention is all you need"
         if self.cls_token is not None:
@@ -677,18 +780,23 @@ class TransformerClassifierModule(nn.Module):
                     " learned positions (max_len)"
                 )
             Z = Z + self.position_embedding[:n_steps]
-        return self.embed_dropout(Z), lengths
+        return self.embed_dropout(Z), lengths, features
 
     def encode(self, X):
         """Return ``(H, lengths)``: final-layer states (n, T', d_model) and lengths (n,).
 
         ``T' = T + 1`` with pooling='cls' (the classification token is step 0).
         """
-        Z, lengths = self._embed(X)
+        H, lengths, _ = self._encode(X)
+        return H, lengths
+
+    def _encode(self, X):
+        """:meth:`encode` plus the convolutional branch's features (None without)."""
+        Z, lengths, features = self._embed_with_features(X)
         valid = _valid_mask(lengths, Z.shape[1])
         for block in self.blocks:
             Z = block(Z, valid, causal=self.causal)
-        return self.norm(Z), lengths
+        return self.norm(Z), lengths, features
 
     def attention_weights(self, X):
         """Self-attention weights of every block, stacked: (n, num_layers, n_heads, T', T').
@@ -705,9 +813,11 @@ class TransformerClassifierModule(nn.Module):
         return torch.stack(maps, dim=1)
 
     def forward(self, X):
-        H, lengths = self.encode(X)
+        H, lengths, features = self._encode(X)
         if self.pooling == "cls":
             pooled = H[:, 0]
         else:
             pooled = masked_pool(H, lengths, self.pooling)
+        if features is not None:
+            pooled = torch.cat([self.summary_dropout(pooled), features], dim=1)
         return self.head(pooled)

@@ -35,6 +35,8 @@ _SEQUENCE_CONSTRAINTS = {
     "embedding_init": [StrOptions({"normal", "svd"})],
     "patch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
     "standardize": [StrOptions({"auto", "channel"}), None],
+    "conv_branch": [tuple, list, None],
+    "summary_dropout": [Interval(Real, 0, 1, closed="left")],
 }
 
 # patch_size='auto': long real-valued series are read in at most this many patches
@@ -320,6 +322,24 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
             "patch_size": self._patch_size(sample_shape),
             "standardize": self._standardize,
             "n_steps": int(sample_shape[0]),
+        }
+
+    def _branch_module_kwargs(self):
+        """``conv_branch`` and ``summary_dropout`` of the module: the convolutional branch
+        reads real-valued series only (none for token ids)."""
+        if self.conv_branch is None or self._input_kind == "tokens":
+            return {}
+        channels = tuple(self.conv_branch)
+        if not channels or not all(
+            isinstance(c, Integral) and not isinstance(c, bool) and c >= 1 for c in channels
+        ):
+            raise ValueError(
+                "conv_branch must be None or a non-empty tuple of positive ints (the output "
+                f"channels of each convolution), got conv_branch={self.conv_branch!r}."
+            )
+        return {
+            "conv_branch": tuple(int(c) for c in channels),
+            "summary_dropout": float(self.summary_dropout),
         }
 
     def _padding_steps(self, X):

@@ -248,8 +248,13 @@ def test_continuous_sequence_model(digits):
     np.testing.assert_allclose(s, saliency_map(lstm, X, batch_size=2), atol=1e-12, rtol=0)
     adv = fgsm(lstm, X, eps=0.05)
     assert adv.shape == X.shape and np.abs(adv - X).max() <= 0.05
+    # the default convolutional branch (LSTM-FCN) gives Grad-CAM a layer: a map over the steps
+    assert grad_cam(lstm, X).shape == (7, 8)
+    plain = LSTMClassifier(
+        hidden_size=16, max_epochs=2, batch_size=32, conv_branch=None, random_state=0
+    ).fit(seq, y_tr[:300])
     with pytest.raises(ValueError, match="no convolution"):
-        grad_cam(lstm, X)
+        grad_cam(plain, X)
 
 
 def test_layer_maps_with_inplace_relu_after_the_layer(relu_net, digits):

@@ -164,3 +164,30 @@ def test_embedding_dropout_regularises_training_only():
     np.testing.assert_array_equal(dropped.predict_proba(X), dropped.predict_proba(X))
     with pytest.raises(ValueError, match="embedding_dropout"):
         LSTMClassifier(embedding_dropout=1.0).fit(X, y)
+
+
+def test_conv_branch_default_for_series_not_for_tokens():
+    X, y, lengths = _variable_length_series()
+    clf = LSTMClassifier(**FAST).fit(X, y)
+    branch = clf.module_.input.branch
+    assert [conv.out_channels for conv in branch.convs] == [64, 64, 64]
+    assert clf.module_.summary_dropout.p == 0.8
+    # the branch sees the full-resolution series and ignores its padding
+    i = int(np.argmin(lengths))
+    np.testing.assert_allclose(
+        clf.predict_proba(X[i : i + 1]), _module_proba(clf, X[i : i + 1, : lengths[i]])
+    )
+    small = LSTMClassifier(conv_branch=[4, 8], **FAST).fit(X, y)
+    assert [conv.out_channels for conv in small.module_.input.branch.convs] == [4, 8]
+    assert LSTMClassifier(conv_branch=None, **FAST).fit(X, y).module_.input.branch is None
+    X_tok, y_tok = _token_task(n=60)
+    assert LSTMClassifier(**FAST).fit(X_tok, y_tok).module_.input.branch is None
+
+
+@pytest.mark.parametrize("conv_branch", [(), (8, 0), (8, 2.5), (True,)])
+def test_conv_branch_errors(conv_branch):
+    X, y, _ = _variable_length_series(n=30)
+    with pytest.raises(ValueError, match="conv_branch must be None or a non-empty tuple"):
+        LSTMClassifier(conv_branch=conv_branch, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="summary_dropout"):
+        LSTMClassifier(summary_dropout=1.0, **FAST).fit(X, y)

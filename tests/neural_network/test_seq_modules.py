@@ -310,3 +310,45 @@ def test_embedding_dropout_zeroes_whole_steps_in_training_only():
         # every step is kept in evaluation mode: the logits are those of a module without it
         module.eval()
         torch.testing.assert_close(module(X), _recurrent("gru", "max")(X))
+
+
+@pytest.mark.parametrize("padding_value", [float("nan"), -1.0])
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_conv_branch_ignores_padding_and_joins_the_head(padding_value, kind):
+    rng = np.random.default_rng(5)
+    X = torch.as_tensor(rng.normal(size=(4, 9, 2)), dtype=torch.float32)
+    X[1, 5:] = padding_value  # a shorter sequence inside the batch
+    X_padded = torch.cat([X, torch.full((4, 3, 2), padding_value)], dim=1)
+    shared = dict(
+        input_type="continuous",
+        n_channels=2,
+        padding_value=padding_value,
+        conv_branch=(4, 6),
+        summary_dropout=0.8,
+    )
+    if kind == "lstm":
+        module = _recurrent("lstm", "last", **shared)
+        summary = module.output_dim
+    else:
+        module = _transformer(**shared)
+        summary = module.d_model
+    branch = module.input.branch
+    assert [c.kernel_size[0] for c in branch.convs] == [7, 5]
+    assert module.head.in_features == summary + 6
+    with torch.no_grad():
+        out = module(X_padded)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(module(X), out, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(module(X[1:2, :5]), out[1:2], atol=1e-6, rtol=1e-5)
+        # the branch's features: the mean over the valid steps of its last feature map
+        _, lengths, features = module.input.read(X)
+        assert features.shape == (4, 6) and lengths.tolist() == [9, 5, 9, 9]
+    # training mode: the summary dropout is random, and a single value per channel trains
+    module.train()
+    assert not torch.allclose(module(X), module(X))
+    module(X[:1, :1]).sum().backward()
+
+
+def test_conv_branch_needs_continuous_input():
+    with pytest.raises(ValueError, match="conv_branch needs continuous input"):
+        _recurrent(conv_branch=(4,))

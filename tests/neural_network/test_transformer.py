@@ -203,3 +203,18 @@ def test_real_data_italy_power_demand():
     X_te, y_te = load_italy_power_demand(split="test", return_X_y=True)
     clf = TransformerClassifier(max_epochs=30, random_state=0).fit(X_tr, y_tr)
     assert clf.score(X_te, y_te) > 0.9  # published 1-NN DTW: 0.95, ROCKET: 0.97
+
+
+def test_conv_branch_default_and_options_for_series():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 10, 2))
+    y = (X[:, :3, 0].sum(axis=1) > 0).astype(int)
+    default = TransformerClassifier(**FAST).fit(X, y).module_.input.branch
+    assert [conv.out_channels for conv in default.convs] == [64, 128, 64]
+    no_branch = TransformerClassifier(conv_branch=None, **FAST).fit(X, y)
+    assert no_branch.module_.input.branch is None
+    clf = TransformerClassifier(conv_branch=(8,), summary_dropout=0.5, **FAST).fit(X, y)
+    assert [conv.out_channels for conv in clf.module_.input.branch.convs] == [8]
+    assert clf.module_.summary_dropout.p == 0.5
+    with pytest.raises(ValueError, match="conv_branch must be None"):
+        TransformerClassifier(conv_branch=(0,), **FAST).fit(X, y)
