@@ -10,6 +10,7 @@ analysis of the training documents).
 """
 
 import math
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -45,6 +46,18 @@ _AUTO_PATCHES = 64
 # largest token embedding (rows x embedding_dim x 4 bytes, with Adam's two moments and the
 # gradient: x 4) that X's largest id may ask for before it is an error
 _MAX_EMBEDDING_BYTES = 2 * 1024**3
+# memory of the feature maps (attention maps, convolutional branch) of one forward pass at
+# prediction: the batch is cut to fit
+_PREDICT_MEMORY = 512 * 1024**2
+
+
+def _memory_limit():
+    """Half of the memory available now (all of it if the system does not say)."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return float("inf")
+    return available / 2
 
 
 def svd_token_embedding(X, n_rows, padding_idx, n_components, random_state):
@@ -341,6 +354,43 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
             "conv_branch": tuple(int(c) for c in channels),
             "summary_dropout": float(self.summary_dropout),
         }
+
+    def _branch_bytes(self, sample_shape, itemsize, training):
+        """Bytes of the convolutional branch's feature maps for one sample of
+        ``sample_shape``: every layer's convolution, normalisation and activation outputs at
+        full resolution (kept for the backward pass, with their gradients, in training)."""
+        kwargs = self._branch_module_kwargs()
+        if not kwargs:
+            return 0
+        copies = 8 if training else 2
+        return copies * int(sample_shape[0]) * sum(kwargs["conv_branch"]) * itemsize
+
+    def _check_branch_memory(self, sample_shape, batch, itemsize, training):
+        need = batch * self._branch_bytes(sample_shape, itemsize, training)
+        limit = _memory_limit()
+        if need > limit:
+            raise ValueError(
+                f"Sequences of {sample_shape[0]} steps need about {need / 1024**3:.1f} GB for "
+                f"the feature maps of the convolutional branch (conv_branch="
+                f"{self.conv_branch!r}, at full resolution) on a batch of {batch}, more than "
+                f"half of this machine's available memory ({2 * limit / 1024**3:.1f} GB). "
+                "Turn the branch off (conv_branch=None) or make it narrower, use a smaller "
+                "batch_size, or resample the series to fewer steps."
+            )
+
+    def _predict_batch_size(self, sample_shape):
+        batch = super()._predict_batch_size(sample_shape)
+        per_sample = self._branch_bytes(sample_shape, 8, training=False)
+        if not per_sample:
+            return batch
+        self._check_branch_memory(sample_shape, 1, 8, training=False)
+        return int(max(1, min(batch, _PREDICT_MEMORY // per_sample)))
+
+    def _make_net(self, sample_shape, n_classes, seed, n_samples):
+        self._check_branch_memory(
+            sample_shape, self._effective_batch_size(n_samples), 4, training=True
+        )
+        return super()._make_net(sample_shape, n_classes, seed, n_samples)
 
     def _padding_steps(self, X):
         """Bool array (n, T): padding steps of continuous ``X`` of shape (n, T, C)."""

@@ -1,27 +1,15 @@
 """Transformer-encoder sequence classifier on skorch."""
 
-import os
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from . import _sequence_base
 from ._seq_modules import TransformerClassifierModule
-from ._sequence_base import BaseSequenceClassifier
+from ._sequence_base import _PREDICT_MEMORY, BaseSequenceClassifier
 
 __all__ = ["TransformerClassifier"]
-
-# memory for the attention maps of one forward pass at prediction
-_PREDICT_MEMORY = 512 * 1024**2
-
-
-def _memory_limit():
-    """Half of the memory available now (all of it if the system does not say)."""
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return float("inf")
-    return available / 2
 
 
 class TransformerClassifier(BaseSequenceClassifier):
@@ -304,7 +292,7 @@ class TransformerClassifier(BaseSequenceClassifier):
 
     def _check_attention_memory(self, sample_shape, batch, itemsize, training):
         need = batch * self._attention_bytes(sample_shape, itemsize, training)
-        limit = _memory_limit()
+        limit = _sequence_base._memory_limit()
         if need > limit:
             raise ValueError(
                 f"Sequences of {sample_shape[0]} steps read as "
