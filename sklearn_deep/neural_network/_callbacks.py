@@ -128,6 +128,11 @@ class TrainingMonitor(Callback):
       batches of the run's first epoch. On tiny data sets (a few batches per epoch),
       ``n_iter_no_change`` epochs are too few steps to tell slow progress from the noise of
       mini-batches and batch statistics.
+    - **Best weights** (``tol`` not None): when training ends (on a plateau or at the end of
+      the budget) with a last epoch's loss above the lowest epoch loss of the run, the
+      module's weights and buffers of that lowest epoch are restored (as Keras's
+      ``restore_best_weights``, on the training loss): a late spike of the optimiser is not
+      returned as the model.
     - When the budget ends without that stop, :attr:`still_improving_` tells whether the loss
       still fell by more than ``tol`` (absolutely, as in ``MLPClassifier``) over the last
       ``k`` epochs: the estimator then warns that it has not converged.
@@ -139,6 +144,9 @@ class TrainingMonitor(Callback):
     still_improving_ : bool
         Whether the best training loss fell by more than ``tol`` over the last ``k`` epochs
         of the last run.
+    best_epoch_ : int or None
+        Epoch (counted from 1 in the last run) whose weights the module holds after a
+        restore of the best weights, else None.
     window_ : int
         The window ``k``, in epochs, of the last run (``n_iter_no_change`` until its first
         epoch ends).
@@ -157,6 +165,8 @@ class TrainingMonitor(Callback):
     def initialize(self):
         self.converged_ = False
         self.still_improving_ = False
+        self.best_epoch_ = None
+        self._best_state = None
         self.window_ = self.n_iter_no_change
         self._batches = 0
         return self
@@ -169,6 +179,9 @@ class TrainingMonitor(Callback):
         self._since_change = 0
         self._losses = []
         self._reductions = 0
+        self.best_epoch_ = None
+        self._best_state = None
+        self._best_loss = math.inf
         self._initial_lrs = [
             [group["lr"] for group in optimizer.param_groups] for optimizer in self._optimizers(net)
         ]
@@ -178,6 +191,10 @@ class TrainingMonitor(Callback):
         return [getattr(net, name + "_") for name in getattr(net, "_optimizers", ["optimizer"])]
 
     def on_train_end(self, net, **kwargs):
+        if self._best_state is not None and self._losses[-1] > self._best_loss:
+            net.module_.load_state_dict(self._best_state)
+            self.best_epoch_ = self._best_epoch
+        self._best_state = None
         if not self._reductions:
             return
         for optimizer, lrs in zip(self._optimizers(net), self._initial_lrs):
@@ -204,6 +221,12 @@ class TrainingMonitor(Callback):
             self.window_ = max(self.n_iter_no_change, -(-self.min_steps // self._batches))
         if self.tol is None:
             return
+        if loss < self._best_loss:
+            self._best_loss = loss
+            self._best_epoch = len(self._losses)
+            self._best_state = {
+                name: value.detach().clone() for name, value in net.module_.state_dict().items()
+            }
         k = self.window_
         if len(self._losses) > k:
             self.still_improving_ = min(self._losses[:-k]) - min(self._losses) > self.tol

@@ -38,6 +38,7 @@ class _FakeNet:
         self.lr = lr
         self._optimizers = ["optimizer"]
         self.optimizer_ = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+        self.module_ = torch.nn.Linear(1, 1)
 
 
 def _run_monitor(losses, monitor):
@@ -109,6 +110,42 @@ def test_plateaus_first_lower_the_learning_rate_then_stop():
     near_zero = [1.0] + [1e-3] * 20
     stop, net = _run_monitor(near_zero, TrainingMonitor(1e-4, k, lr_factor=0.2))
     assert stop <= 2 * k + 1 and net.optimizer_.param_groups[0]["lr"] == 1.0
+
+
+def test_training_ends_with_the_weights_of_the_lowest_loss():
+    # a late spike of the optimiser: the weights of the lowest-loss epoch are restored
+    losses = [1.0, 0.5, 0.2, 0.1, 0.05, 0.4, 0.8]
+    monitor = TrainingMonitor(1e-4, 10).initialize()
+    net = _FakeNet()
+    monitor.on_train_begin(net)
+    for epoch, loss in enumerate(losses, start=1):
+        with torch.no_grad():
+            net.module_.weight.fill_(epoch)  # the weights after this epoch
+        net.history.losses.append(loss)
+        monitor.on_epoch_end(net)
+    monitor.on_train_end(net)
+    assert monitor.best_epoch_ == 5
+    assert net.module_.weight.item() == 5.0
+    # a loss still at its lowest at the end: the last weights stay
+    monitor.on_train_begin(net)
+    for epoch, loss in enumerate([1.0, 0.5, 0.2], start=1):
+        with torch.no_grad():
+            net.module_.weight.fill_(10 + epoch)
+        net.history.losses.append(loss)
+        monitor.on_epoch_end(net)
+    monitor.on_train_end(net)
+    assert monitor.best_epoch_ is None and net.module_.weight.item() == 13.0
+    # without the convergence rule (tol=None, e.g. early stopping on validation) nothing
+    # is restored
+    monitor = TrainingMonitor(None, 10).initialize()
+    monitor.on_train_begin(net)
+    for epoch, loss in enumerate(losses, start=1):
+        with torch.no_grad():
+            net.module_.weight.fill_(epoch)
+        net.history.losses.append(loss)
+        monitor.on_epoch_end(net)
+    monitor.on_train_end(net)
+    assert monitor.best_epoch_ is None and net.module_.weight.item() == len(losses)
 
 
 def test_non_finite_loss_is_an_error():
@@ -449,3 +486,38 @@ def test_attention_memory_is_checked_before_training():
     X = np.zeros((4, 200_000))
     with pytest.raises(ValueError, match="self-attention maps"):
         TransformerClassifier(patch_size=1, max_epochs=1).fit(X, [0, 1] * 2)
+
+
+@pytest.mark.parametrize("cls", [LSTMClassifier, TransformerClassifier])
+def test_convolutional_branch_memory_is_checked_before_training(cls, monkeypatch):
+    # the branch reads the series at full resolution: its feature maps grow with the steps
+    # (a batch of 8 samples of 2,000 steps needs about 130 MB in training with the default
+    # channels; the Transformer's attention maps over 32 patches about 1 MB)
+    from sklearn_deep.neural_network import _sequence_base
+
+    monkeypatch.setattr(_sequence_base, "_memory_limit", lambda: 10 * 1024**2)
+    X = np.zeros((4, 2000))
+    with pytest.raises(ValueError, match="convolutional branch.*conv_branch=None"):
+        cls(max_epochs=1).fit(X, [0, 1] * 2)
+    # without the branch the patched input fits
+    cls(conv_branch=None, max_epochs=1).fit(X, [0, 1] * 2)
+
+
+@pytest.mark.parametrize("cls", [LSTMClassifier, TransformerClassifier])
+def test_convolutional_branch_memory_bounds_prediction(cls, monkeypatch):
+    from sklearn_deep.neural_network import _sequence_base
+
+    rng = np.random.default_rng(0)
+    clf = cls(max_epochs=1, random_state=0).fit(rng.normal(size=(8, 50, 1)), [0, 1] * 4)
+    long = rng.normal(size=(3, 4000, 1))
+    expected = clf.predict_proba(long)
+    # one forward pass of a long series at a time: the same probabilities
+    monkeypatch.setattr(_sequence_base, "_PREDICT_MEMORY", 1)
+    assert clf._predict_batch_size((4000, 1)) == 1
+    np.testing.assert_allclose(clf.predict_proba(long), expected, rtol=1e-12, atol=1e-12)
+    # a single series too long for the memory left: a clear error, nothing allocated (one
+    # series of 4,000 steps: about 16 MB of branch feature maps in float64 at prediction,
+    # under 1 MB of the Transformer's attention maps over 64 patches)
+    monkeypatch.setattr(_sequence_base, "_memory_limit", lambda: 4 * 1024**2)
+    with pytest.raises(ValueError, match="convolutional branch"):
+        clf.predict(long)
