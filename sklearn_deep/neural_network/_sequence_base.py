@@ -365,31 +365,47 @@ class BaseSequenceClassifier(BaseNeuralClassifier):
         copies = 8 if training else 2
         return copies * int(sample_shape[0]) * sum(kwargs["conv_branch"]) * itemsize
 
-    def _check_branch_memory(self, sample_shape, batch, itemsize, training):
-        need = batch * self._branch_bytes(sample_shape, itemsize, training)
+    def _memory_parts(self, sample_shape, itemsize, training):
+        """The feature maps of one forward pass whose memory grows with the sequences:
+        ``(bytes per sample, what they are, how to need less)`` for each (subclasses add
+        theirs)."""
+        branch = self._branch_bytes(sample_shape, itemsize, training)
+        if not branch:
+            return []
+        return [
+            (
+                branch,
+                f"the feature maps of the convolutional branch (conv_branch="
+                f"{self.conv_branch!r}, at full resolution)",
+                "Turn the branch off (conv_branch=None) or make it narrower, use a smaller "
+                "batch_size, or resample the series to fewer steps.",
+            )
+        ]
+
+    def _check_memory(self, sample_shape, batch, itemsize, training):
+        """Raise a ValueError, naming the largest part, when the feature maps of a batch
+        would take more than half of the memory available now."""
+        parts = self._memory_parts(sample_shape, itemsize, training)
+        need = batch * sum(part[0] for part in parts)
         limit = _memory_limit()
         if need > limit:
+            _, what, advice = max(parts, key=lambda part: part[0])
             raise ValueError(
                 f"Sequences of {sample_shape[0]} steps need about {need / 1024**3:.1f} GB for "
-                f"the feature maps of the convolutional branch (conv_branch="
-                f"{self.conv_branch!r}, at full resolution) on a batch of {batch}, more than "
-                f"half of this machine's available memory ({2 * limit / 1024**3:.1f} GB). "
-                "Turn the branch off (conv_branch=None) or make it narrower, use a smaller "
-                "batch_size, or resample the series to fewer steps."
+                f"{what} on a batch of {batch}, more than half of this machine's available "
+                f"memory ({2 * limit / 1024**3:.1f} GB). {advice}"
             )
 
     def _predict_batch_size(self, sample_shape):
         batch = super()._predict_batch_size(sample_shape)
-        per_sample = self._branch_bytes(sample_shape, 8, training=False)
+        per_sample = sum(part[0] for part in self._memory_parts(sample_shape, 8, False))
         if not per_sample:
             return batch
-        self._check_branch_memory(sample_shape, 1, 8, training=False)
+        self._check_memory(sample_shape, 1, 8, training=False)
         return int(max(1, min(batch, _PREDICT_MEMORY // per_sample)))
 
     def _make_net(self, sample_shape, n_classes, seed, n_samples):
-        self._check_branch_memory(
-            sample_shape, self._effective_batch_size(n_samples), 4, training=True
-        )
+        self._check_memory(sample_shape, self._effective_batch_size(n_samples), 4, training=True)
         return super()._make_net(sample_shape, n_classes, seed, n_samples)
 
     def _padding_steps(self, X):

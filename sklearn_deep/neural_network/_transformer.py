@@ -5,9 +5,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _sequence_base
 from ._seq_modules import TransformerClassifierModule
-from ._sequence_base import _PREDICT_MEMORY, BaseSequenceClassifier
+from ._sequence_base import BaseSequenceClassifier
 
 __all__ = ["TransformerClassifier"]
 
@@ -290,37 +289,21 @@ class TransformerClassifier(BaseSequenceClassifier):
         copies = 4 * self.num_layers if training else 2
         return copies * self.n_heads * n_tokens**2 * itemsize
 
-    def _check_attention_memory(self, sample_shape, batch, itemsize, training):
-        need = batch * self._attention_bytes(sample_shape, itemsize, training)
-        limit = _sequence_base._memory_limit()
-        if need > limit:
-            raise ValueError(
-                f"Sequences of {sample_shape[0]} steps read as "
-                f"{-(-int(sample_shape[0]) // self._patch_size(sample_shape))} tokens need "
-                f"about {need / 1024**3:.1f} GB for the self-attention maps of a batch of "
-                f"{batch}, more than half of this machine's available memory "
-                f"({2 * limit / 1024**3:.1f} GB). "
-                + (
-                    "Keep fewer tokens per sequence (e.g. TextToSequence(max_len=256)), or "
-                    "use a smaller batch_size."
-                    if self._input_kind == "tokens"
-                    else "Read the series in patches (patch_size='auto' or a larger "
-                    "patch_size), or use a smaller batch_size."
-                )
-            )
-
-    def _predict_batch_size(self, sample_shape):
-        per_sample = self._attention_bytes(sample_shape, 8, training=False)
-        self._check_attention_memory(sample_shape, 1, 8, training=False)
-        return int(
-            max(1, min(super()._predict_batch_size(sample_shape), _PREDICT_MEMORY // per_sample))
+    def _memory_parts(self, sample_shape, itemsize, training):
+        n_tokens = -(-int(sample_shape[0]) // self._patch_size(sample_shape))
+        advice = (
+            "Keep fewer tokens per sequence (e.g. TextToSequence(max_len=256)), or use a "
+            "smaller batch_size."
+            if self._input_kind == "tokens"
+            else "Read the series in patches (patch_size='auto' or a larger patch_size), or "
+            "use a smaller batch_size."
         )
-
-    def _make_net(self, sample_shape, n_classes, seed, n_samples):
-        self._check_attention_memory(
-            sample_shape, self._effective_batch_size(n_samples), 4, training=True
+        attention = (
+            self._attention_bytes(sample_shape, itemsize, training),
+            f"the self-attention maps of the {n_tokens} tokens they are read as",
+            advice,
         )
-        return super()._make_net(sample_shape, n_classes, seed, n_samples)
+        return [*super()._memory_parts(sample_shape, itemsize, training), attention]
 
     def _build_module(self, sample_shape, n_classes):
         if self.d_model % self.n_heads:
