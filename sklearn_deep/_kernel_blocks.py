@@ -334,3 +334,35 @@ def _gather_transposed(X, mean, rows, r0, m, Xt):
         i = rows[r0 + r]
         for f in range(n_features):
             Xt[f, r] = X[i, f] - mean[f]
+
+
+@intrinsic
+def _prefetch(typingctx, X, i, f):
+    """Prefetch, for reading, the cache line that holds ``X[i, f]``."""
+    sig = types.void(X, i, f)
+
+    def codegen(context, builder, signature, args):
+        x_ty, i_ty, f_ty = signature.args
+        x_arr = context.make_array(x_ty)(context, builder, args[0])
+        i = context.cast(builder, args[1], i_ty, types.intp)
+        f = context.cast(builder, args[2], f_ty, types.intp)
+        p = cgutils.get_item_pointer(context, builder, x_ty, x_arr, [i, f], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        pf = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0i8",
+        )
+        builder.call(
+            pf,
+            [
+                builder.bitcast(p, i8p),
+                ir.Constant(i32, 0),
+                ir.Constant(i32, 3),
+                ir.Constant(i32, 1),
+            ],
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen

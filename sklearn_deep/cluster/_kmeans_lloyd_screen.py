@@ -39,13 +39,13 @@ from .._kernel_blocks import (
     _gather_transposed,
     _n_blocks,
     _pad4,
+    _prefetch,
     for_each_block_threads,
     n_blocks,
 )
 from .._numba_config import CACHE
 from ._kmeans_common import _relabel_rows
 from ._kmeans_rank import _rank_tile
-from ._kmeanspp_screen import _prefetch
 
 # the screen needs |x - mean| and the centres well inside float32's range (squares < 3e38)
 SCREEN_MAX_NORM = 1e18

@@ -14,7 +14,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .._kernel_blocks import _block_bounds, _n_blocks
+from .._kernel_blocks import _block_bounds, _n_blocks, _prefetch
 from .._numba_config import CACHE
 from ._kmeans_common import _sqdist_rows_shifted
 
@@ -91,38 +91,6 @@ def _screen_tile(typingctx, T, j, S, g, out):
                 context, builder, out_ty, out_arr, [ir.Constant(intp, c), zero], wraparound=False
             )
             builder.store(builder.load(accs[c]), builder.bitcast(op, vec.as_pointer()), align=4)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def _prefetch(typingctx, X, i, f):
-    """Prefetch, for reading, the cache line that holds ``X[i, f]``."""
-    sig = types.void(X, i, f)
-
-    def codegen(context, builder, signature, args):
-        x_ty, i_ty, f_ty = signature.args
-        x_arr = context.make_array(x_ty)(context, builder, args[0])
-        i = context.cast(builder, args[1], i_ty, types.intp)
-        f = context.cast(builder, args[2], f_ty, types.intp)
-        p = cgutils.get_item_pointer(context, builder, x_ty, x_arr, [i, f], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        pf = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch.p0i8",
-        )
-        builder.call(
-            pf,
-            [
-                builder.bitcast(p, i8p),
-                ir.Constant(i32, 0),
-                ir.Constant(i32, 3),
-                ir.Constant(i32, 1),
-            ],
-        )
         return context.get_dummy_value()
 
     return sig, codegen
